@@ -1,0 +1,74 @@
+"""Node settings: one place for every default, the config file written by `far-node setup`, env vars."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MODEL_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+DEFAULT_GATEWAY_PORT = 8300
+DEFAULT_BOOTSTRAP_PORT = 31337
+DEFAULT_HOST = "127.0.0.1"
+HEARTBEAT_INTERVAL_S = 30.0
+CONFIG_FILENAME = "config.json"
+NODE_KEY_FILENAME = "node.key"
+HIVEMIND_IDENTITY_FILENAME = "hivemind.id"
+GATEWAY_TOKEN_FILENAME = "gateway.token"
+
+
+def node_home() -> Path:
+    """Directory holding the node's config and keys: ``$FARLABS_NODE_HOME`` or ``~/.farlabs-node``."""
+    return Path(os.environ.get("FARLABS_NODE_HOME") or Path.home() / ".farlabs-node")
+
+
+def cache_dir() -> Path:
+    """Directory for prepared model checkpoints: ``$FARLABS_CACHE_DIR`` or ``~/.cache/farlabs``."""
+    return Path(os.environ.get("FARLABS_CACHE_DIR") or Path.home() / ".cache" / "farlabs")
+
+
+def bootstrap_peers_from_env() -> list[str]:
+    """Multiaddrs from ``FAR_MESH_DHT_BOOTSTRAP`` (comma or whitespace separated)."""
+    raw = os.environ.get("FAR_MESH_DHT_BOOTSTRAP", "")
+    return [p for p in raw.replace(",", " ").split() if p]
+
+
+@dataclass
+class NodeConfig:
+    """What `far-node setup` records; `far-node run` flags override it."""
+
+    wallet_address: str = ""
+    node_address: str = ""
+    authorization: str = ""  # the wallet's EIP-191 signature over the node authorization message
+    node_name: str = ""
+    model: str = DEFAULT_MODEL_ID
+    public_ip: str = ""
+    region: str = ""
+    server_url: str = ""
+    initial_peers: list[str] = field(default_factory=list)
+    gateway_port: int = DEFAULT_GATEWAY_PORT
+
+    @classmethod
+    def load(cls, home: Path | None = None) -> "NodeConfig | None":
+        """Read the config file, or None when `far-node setup` has not run."""
+        path = (home or node_home()) / CONFIG_FILENAME
+        if not path.exists():
+            return None
+        data: dict[str, Any] = json.loads(path.read_text())
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def save(self, home: Path | None = None) -> Path:
+        """Write the config file atomically (mode 0600: it names the wallet and holds its authorization)."""
+        home = home or node_home()
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = home / CONFIG_FILENAME
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(asdict(self), f, indent=2)
+            f.write("\n")
+        os.replace(tmp, path)
+        return path
