@@ -1,0 +1,109 @@
+"""Declaring endpoints once: the route, its pydantic request/response models and who may call it.
+
+The same declarations build the Starlette routes and the OpenAPI document, so the document cannot drift
+from what the server accepts. Handlers stay thin: they get a validated body and a caller, return a model.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..auth import Principal, authenticate_app, authenticate_node
+from ..context import ServerContext
+from ..errors import InvalidRequestError, PermissionDenied, ValidationFailed
+
+Auth = Literal["public", "app", "admin", "node"]
+
+
+@dataclass
+class Call:
+    """Everything a handler needs about one request."""
+
+    request: Request
+    ctx: ServerContext
+    body: Any = None  # the validated request model, when the endpoint has one
+    principal: Principal | None = None
+    node_id: Any = None  # uuid.UUID for node-authenticated endpoints
+
+    @property
+    def request_id(self) -> str:
+        return str(self.request.state.request_id)
+
+    def path(self, name: str) -> str:
+        return str(self.request.path_params[name])
+
+
+Handler = Callable[[Call], Awaitable[BaseModel | Response]]
+
+
+@dataclass
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    auth: Auth = "app"
+    request_model: type[BaseModel] | None = None
+    response_model: type[BaseModel] | None = None
+    status_code: int = 200
+    streams: bool = False  # may answer text/event-stream
+    query: dict[str, str] = field(default_factory=dict)  # name -> description, for the docs
+    include_in_schema: bool = True
+
+    def route(self) -> Route:
+        async def endpoint(request: Request) -> Response:
+            ctx: ServerContext = request.app.state.ctx
+            call = Call(request=request, ctx=ctx)
+            if self.auth == "node":
+                call.node_id = await authenticate_node(ctx, request.headers.get("authorization"))
+            elif self.auth in ("app", "admin"):
+                call.principal = await authenticate_app(ctx, request.headers.get("authorization"))
+                if self.auth == "admin" and not call.principal.is_admin:
+                    raise PermissionDenied("This endpoint needs an admin credential.", code="admin_only")
+            if self.request_model is not None:
+                call.body = await parse_body(request, self.request_model)
+            result = await self.handler(call)
+            if isinstance(result, Response):
+                return result
+            return JSONResponse(result.model_dump(mode="json"), status_code=self.status_code)
+
+        return Route(self.path, endpoint, methods=[self.method], include_in_schema=self.include_in_schema)
+
+
+async def parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
+    """JSON body → model; malformed JSON is 400, a body that does not fit the model is 422 naming the field."""
+    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if content_type not in ("application/json", ""):
+        raise InvalidRequestError(
+            f"Send the body as application/json (got {content_type}).", code="unsupported_media_type", status=415
+        )
+    raw = await request.body()
+    try:
+        data = json.loads(raw) if raw.strip() else {}  # an empty body is an empty object
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidRequestError(f"The body is not valid JSON: {exc}.", code="invalid_json") from None
+    if not isinstance(data, dict):
+        raise InvalidRequestError("The body must be a JSON object.", code="invalid_json")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+
+
+def validation_error(exc: ValidationError) -> ValidationFailed:
+    """The first problem, with its field path as `param`; all of them in `details`."""
+    errors = exc.errors(include_url=False, include_context=False, include_input=False)
+    first = errors[0]
+    param = ".".join(str(p) for p in first["loc"]) or None
+    message = f"{param}: {first['msg']}" if param else first["msg"]
+    details = [{"param": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in errors]
+    return ValidationFailed(message, param=param, extra={"details": details})

@@ -1,0 +1,123 @@
+"""The app factory: settings in, a Starlette app out (database, middleware, routes, error envelope)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from .api import all_endpoints
+from .api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from .api.openapi import build_openapi
+from .auth import keys
+from .context import ServerContext, load_server_secret, utc_now
+from .db import Database, open_database
+from .errors import ApiError, InvalidRequestError, NotFound
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _error_response(request: Request, error: ApiError) -> JSONResponse:
+    request_id = getattr(request.state, "request_id", None)
+    return JSONResponse(error.payload(request_id), status_code=error.status_code, headers=error.headers)
+
+
+async def _api_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return _error_response(request, exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        error: ApiError = NotFound(f"No route {request.method} {request.url.path}.", code="route_not_found")
+    elif exc.status_code == 405:
+        error = InvalidRequestError(f"{request.method} is not allowed on {request.url.path}.",
+                                    code="method_not_allowed", status=405)
+    else:
+        error = ApiError(str(exc.detail), status=exc.status_code)
+    return _error_response(request, error)
+
+
+async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return _error_response(request, ApiError("Internal server error; the request id helps us find it."))
+
+
+def write_admin_key(data_dir: Path, key: str) -> Path:
+    """Keep the first admin key where only this user can read it (never in the logs)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "admin.key"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+    return path
+
+
+async def bootstrap_admin(ctx: ServerContext) -> None:
+    async with ctx.db.pool.acquire() as conn:
+        if ctx.settings.admin_key is not None:
+            await keys.ensure_admin_key(conn, ctx.settings.admin_key.get_secret_value())
+            return
+        first = await keys.bootstrap_first_admin(conn)
+    if first is not None:
+        path = write_admin_key(ctx.settings.data_dir, first)
+        log.warning("created the first admin API key; it is in a file readable only by this user",
+                    extra={"path": str(path)})
+
+
+def create_app(
+    settings: Settings | None = None, *, database: Database | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> Starlette:
+    """Build the server. With `database` given (tests), the app uses it and leaves it open at shutdown."""
+    settings = settings or Settings()
+    endpoints = all_endpoints()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        db = database or await open_database(settings)
+        try:
+            secret = await load_server_secret(db, settings.secret_key.get_secret_value() if settings.secret_key else None)
+            ctx = ServerContext(settings=settings, db=db, secret=secret, clock=clock, registry=app.state.registry)
+            app.state.ctx = ctx
+            await bootstrap_admin(ctx)
+            yield
+        finally:
+            if database is None:
+                await db.close()
+
+    middleware = []
+    if settings.cors_origins:
+        middleware.append(Middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["authorization", "content-type", "idempotency-key", "x-request-id"],
+            expose_headers=["x-request-id", "retry-after"], max_age=600,
+        ))
+
+    app = Starlette(
+        routes=[ep.route() for ep in endpoints],
+        middleware=middleware,
+        exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _unhandled},
+        lifespan=lifespan,
+    )
+    from prometheus_client import CollectorRegistry
+
+    app.state.registry = CollectorRegistry()
+    app.state.openapi = build_openapi(endpoints)
+    app.state.settings = settings
+    # Outermost first: the request id exists before anything can fail.
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, registry=app.state.registry)
+    return app

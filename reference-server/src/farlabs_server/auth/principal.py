@@ -1,0 +1,86 @@
+"""Turning an `Authorization: Bearer …` header into a Principal, or an AuthenticationError."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from ..errors import AuthenticationError
+from .jwt import verify_jwt
+from .keys import find_active_key
+from .tokens import API_KEY_PREFIX, NODE_TOKEN_PREFIX, hash_secret
+
+if TYPE_CHECKING:
+    from ..context import ServerContext
+
+Role = Literal["app", "admin", "provider"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An app (API key or JWT), an admin, or a provider signed in for one wallet."""
+
+    subject: str  # the API key's id, or the JWT's subject
+    role: Role
+    api_key_id: uuid.UUID | None = None
+    wallet: str | None = None  # provider tokens: the wallet they may read
+    rate_limit_rpm: int | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def bearer_token(authorization: str | None) -> str:
+    if not authorization:
+        raise AuthenticationError(
+            "Missing credentials: send 'Authorization: Bearer <API key or token>'.", code="missing_credentials"
+        )
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationError("Use 'Authorization: Bearer <API key or token>'.", code="invalid_authorization_header")
+    return token.strip()
+
+
+async def authenticate_app(ctx: ServerContext, authorization: str | None) -> Principal:
+    """An API key (`fl_…`) or a JWT issued by this server; rate-limited per credential."""
+    token = bearer_token(authorization)
+    if token.startswith(API_KEY_PREFIX):
+        async with ctx.db.pool.acquire() as conn:
+            key = await find_active_key(conn, token)
+            if key is None:
+                raise AuthenticationError("Invalid or revoked API key.", code="invalid_api_key")
+            # Cheap: at most one write per key per minute.
+            await conn.execute(
+                """UPDATE far_api_keys SET last_used_at = now()
+                   WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '60 seconds')""",
+                key.id,
+            )
+        principal = Principal(subject=str(key.id), role=key.role, api_key_id=key.id, rate_limit_rpm=key.rate_limit_rpm)
+    elif token.startswith(NODE_TOKEN_PREFIX):
+        raise AuthenticationError("A node token cannot call this endpoint.", code="wrong_credential_kind")
+    else:
+        claims = verify_jwt(ctx.secret, token, now=ctx.clock().timestamp())
+        api_key_id = claims.get("key")
+        principal = Principal(
+            subject=str(claims["sub"]), role=claims["scope"], wallet=claims.get("wallet"),
+            api_key_id=uuid.UUID(api_key_id) if isinstance(api_key_id, str) else None,
+        )
+    ctx.rate_limiter.check(principal.subject, principal.rate_limit_rpm or ctx.settings.rate_limit_rpm)
+    return principal
+
+
+async def authenticate_node(ctx: ServerContext, authorization: str | None) -> uuid.UUID:
+    """The id of the node whose current token this is."""
+    token = bearer_token(authorization)
+    if not token.startswith(NODE_TOKEN_PREFIX):
+        raise AuthenticationError("This endpoint takes a node token (fn_…).", code="wrong_credential_kind")
+    async with ctx.db.pool.acquire() as conn:
+        node_id: uuid.UUID | None = await conn.fetchval(
+            "SELECT id FROM far_nodes WHERE token_hash = $1", hash_secret(token)
+        )
+    if node_id is None:
+        # Also what a node sees after the server lost its registration: it re-registers.
+        raise AuthenticationError("Unknown node token; register again.", code="unknown_node_token")
+    return node_id

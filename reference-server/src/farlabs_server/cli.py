@@ -1,0 +1,105 @@
+"""`farlabs-server`: serve, migrate, and manage API keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .auth import keys
+from .db import open_database
+from .logs import configure_logging
+from .settings import Settings
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .app import create_app
+
+    host = args.host or settings.host
+    port = args.port if args.port is not None else settings.port
+    settings = settings.model_copy(update={"host": host, "port": port})
+    print(f"Far Mesh server listening on http://{host}:{port}  (docs: http://{host}:{port}/docs)", flush=True)
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, lifespan="on",
+                timeout_graceful_shutdown=5)
+    return 0
+
+
+async def _with_db(settings: Settings, work: Callable[[Any], Awaitable[int]]) -> int:
+    db = await open_database(settings)
+    try:
+        async with db.pool.acquire() as conn:
+            return await work(conn)
+    finally:
+        await db.close()
+
+
+def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(conn: Any) -> int:
+        version = await conn.fetchval("SELECT max(version) FROM far_schema_migrations")
+        print(f"✓ database schema at version {version}")
+        return 0
+
+    return asyncio.run(_with_db(settings, work))
+
+
+def _keys(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(conn: Any) -> int:
+        if args.keys_command == "create":
+            secret, record = await keys.create_key(
+                conn, args.name, role="admin" if args.admin else "app", rate_limit_rpm=args.rate_limit_rpm
+            )
+            print(f"Created {record.role} key {record.key_prefix}… (id {record.id}). It is shown only this once:",
+                  file=sys.stderr)
+            print(secret)
+        elif args.keys_command == "list":
+            for r in await keys.list_keys(conn, include_revoked=args.all):
+                state = f"revoked {r.revoked_at:%Y-%m-%d}" if r.revoked_at else "active"
+                print(f"{r.id}  {r.key_prefix}…  {r.role:5}  {state:18}  {r.name}")
+        else:
+            record = await keys.revoke_key(conn, args.key)
+            print(f"✓ revoked {record.key_prefix}… ({record.id})")
+        return 0
+
+    return asyncio.run(_with_db(settings, work))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="farlabs-server", description="Far Mesh reference server")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the server (embedded PostgreSQL unless POSTGRES_URL is set)")
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to bind (default 8100)")
+    serve.set_defaults(func=_serve)
+
+    migrate = sub.add_parser("migrate", help="apply database migrations and exit")
+    migrate.set_defaults(func=_migrate)
+
+    key = sub.add_parser("keys", help="manage API keys")
+    key_sub = key.add_subparsers(dest="keys_command", required=True)
+    create = key_sub.add_parser("create", help="create a key and print it once")
+    create.add_argument("name")
+    create.add_argument("--admin", action="store_true", help="an admin key (manages keys, reads every wallet)")
+    create.add_argument("--rate-limit-rpm", type=int, default=None)
+    listing = key_sub.add_parser("list", help="list keys (prefixes only)")
+    listing.add_argument("--all", action="store_true", help="include revoked keys")
+    revoke = key_sub.add_parser("revoke", help="revoke a key by id or prefix")
+    revoke.add_argument("key")
+    key.set_defaults(func=_keys)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    configure_logging(settings.log_level)
+    result: int = args.func(settings, args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

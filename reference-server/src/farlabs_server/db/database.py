@@ -1,0 +1,63 @@
+"""The database handle the app holds: a pool, and the embedded server when there is one."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+import anyio
+import asyncpg
+
+from ..settings import Settings
+from .embedded import EmbeddedPostgres
+from .migrate import apply_migrations
+
+log = logging.getLogger(__name__)
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    # JSONB in and out as Python objects.
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+@dataclass
+class Database:
+    pool: asyncpg.Pool
+    dsn: str
+    embedded: EmbeddedPostgres | None = None
+
+    async def close(self) -> None:
+        await self.pool.close()
+        if self.embedded is not None:
+            # Stopping waits for the server; keep it off the event loop.
+            await anyio.to_thread.run_sync(self.embedded.stop)
+
+
+async def resolve_dsn(settings: Settings) -> tuple[str, EmbeddedPostgres | None]:
+    """The configured URL, or a freshly started embedded PostgreSQL's."""
+    if settings.postgres_url is not None:
+        return settings.postgres_url.get_secret_value(), None
+    embedded = await anyio.to_thread.run_sync(EmbeddedPostgres, settings.data_dir)
+    return embedded.dsn(), embedded
+
+
+async def open_database(settings: Settings, *, migrate: bool = True) -> Database:
+    """Connect (starting the embedded server if needed) and bring the schema up to date."""
+    dsn, embedded = await resolve_dsn(settings)
+    try:
+        if migrate:
+            conn = await asyncpg.connect(dsn)
+            try:
+                await apply_migrations(conn)
+            finally:
+                await conn.close()
+        pool = await asyncpg.create_pool(
+            dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max, init=_init_connection
+        )
+    except BaseException:
+        if embedded is not None:
+            embedded.stop()
+        raise
+    assert pool is not None
+    return Database(pool=pool, dsn=dsn, embedded=embedded)

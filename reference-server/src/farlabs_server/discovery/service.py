@@ -1,0 +1,184 @@
+"""Discovery's rules as plain async functions over a connection: tests call these directly."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import datetime, timedelta
+import asyncpg
+
+from ..auth.tokens import GATEWAY_TOKEN_PREFIX, NODE_TOKEN_PREFIX, derive_token, hash_secret, new_secret
+from ..errors import AuthenticationError, NotFound
+from .models import (
+    HeartbeatRequest,
+    HeartbeatResponse,
+    ModelNodes,
+    NodeInfo,
+    RegisterRequest,
+    RegisterResponse,
+    UnregisterResponse,
+)
+from .signatures import authorization_message, recover_signer, registration_message
+
+# Effective status: stored 'online' and seen within the offline window ($1 = the oldest acceptable last_seen).
+_NODE_COLUMNS = """
+    id AS node_id, wallet_address, node_name, peer_id, model_id, start_block, end_block, total_blocks, mode,
+    gateway_url, region, hardware, throughput_tps, in_flight, last_seen, registered_at, online_since,
+    CASE WHEN status = 'online' AND last_seen > $1 THEN 'online' ELSE 'offline' END AS status
+"""
+
+
+def gateway_token(server_secret: str, node_id: uuid.UUID, generation: int) -> str:
+    """The secret the coordinator shows a node's gateway; recomputed from the server secret, never stored."""
+    return GATEWAY_TOKEN_PREFIX + derive_token(server_secret, "gateway", f"{node_id}:{generation}")
+
+
+def verify_registration(req: RegisterRequest, now: datetime, max_skew_s: int) -> None:
+    """Fresh timestamp, node-key signature, and the wallet's authorization of that key."""
+    if abs(now.timestamp() - req.timestamp) > max_skew_s:
+        raise AuthenticationError(
+            f"The registration timestamp is more than {max_skew_s} s from the server's clock; sign a fresh one.",
+            code="stale_signature", param="timestamp",
+        )
+    message = registration_message(req.wallet_address, req.node_address, req.node_name, req.peer_id, req.timestamp)
+    signer = recover_signer(message, req.signature)
+    if signer is None or signer.lower() != req.node_address.lower():
+        raise AuthenticationError(
+            "The registration signature does not match node_address.", code="invalid_signature", param="signature"
+        )
+    if req.node_address.lower() == req.wallet_address.lower():
+        return
+    if req.authorization is None:
+        raise AuthenticationError(
+            "A node key other than the wallet needs the wallet's authorization signature.",
+            code="missing_authorization", param="authorization",
+        )
+    owner = recover_signer(authorization_message(req.wallet_address, req.node_address), req.authorization)
+    if owner is None or owner.lower() != req.wallet_address.lower():
+        raise AuthenticationError(
+            "The authorization was not signed by wallet_address.", code="invalid_authorization", param="authorization"
+        )
+
+
+async def register_node(
+    conn: asyncpg.Connection, req: RegisterRequest, *, now: datetime, server_secret: str,
+    max_skew_s: int, heartbeat_interval_s: int,
+) -> RegisterResponse:
+    verify_registration(req, now, max_skew_s)
+    node_token = new_secret(NODE_TOKEN_PREFIX)
+    signature_hash = hashlib.sha256(bytes.fromhex(req.signature[2:].lower())).hexdigest()
+    async with conn.transaction():
+        used = await conn.fetchval(
+            """INSERT INTO far_node_signatures (signature_hash, node_address, seen_at) VALUES ($1, $2, $3)
+               ON CONFLICT (signature_hash) DO NOTHING RETURNING 1""",
+            signature_hash, req.node_address.lower(), now,
+        )
+        if used is None:
+            raise AuthenticationError(
+                "This registration signature was already used; sign a fresh one.", code="replayed_signature",
+                param="signature",
+            )
+        # Older signatures can no longer pass the timestamp check, so they need no memory.
+        await conn.execute(
+            "DELETE FROM far_node_signatures WHERE seen_at < $1", now - timedelta(seconds=2 * max_skew_s)
+        )
+        row = await conn.fetchrow(
+            """INSERT INTO far_nodes (node_address, wallet_address, node_name, peer_id, model_id, start_block,
+                   end_block, total_blocks, mode, gateway_url, region, hardware, status, token_hash,
+                   registered_at, online_since, last_seen)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'online', $13, $14, $14, $14)
+               ON CONFLICT (node_address) DO UPDATE SET
+                   wallet_address = EXCLUDED.wallet_address, node_name = EXCLUDED.node_name,
+                   peer_id = EXCLUDED.peer_id, model_id = EXCLUDED.model_id,
+                   start_block = EXCLUDED.start_block, end_block = EXCLUDED.end_block,
+                   total_blocks = EXCLUDED.total_blocks, mode = EXCLUDED.mode,
+                   gateway_url = EXCLUDED.gateway_url, region = EXCLUDED.region, hardware = EXCLUDED.hardware,
+                   status = 'online', token_hash = EXCLUDED.token_hash,
+                   token_generation = far_nodes.token_generation + 1,
+                   online_since = EXCLUDED.online_since, last_seen = EXCLUDED.last_seen, in_flight = 0
+               RETURNING id, token_generation""",
+            req.node_address.lower(), req.wallet_address.lower(), req.node_name, req.peer_id, req.model_id,
+            req.start_block, req.end_block, req.total_blocks, req.mode, req.gateway_url, req.region,
+            req.hardware.model_dump(exclude_none=True), hash_secret(node_token), now,
+        )
+    return RegisterResponse(
+        node_id=row["id"], node_token=node_token,
+        gateway_token=gateway_token(server_secret, row["id"], row["token_generation"]),
+        heartbeat_interval_s=heartbeat_interval_s, status="online",
+    )
+
+
+async def heartbeat(
+    conn: asyncpg.Connection, node_id: uuid.UUID, req: HeartbeatRequest, *, now: datetime,
+    heartbeat_interval_s: int,
+) -> HeartbeatResponse:
+    async with conn.transaction():
+        await conn.execute(
+            """UPDATE far_nodes SET tokens_served = $2, in_flight = $3, throughput_tps = coalesce($4, throughput_tps),
+                   peer_id = coalesce($5, peer_id), start_block = coalesce($6, start_block),
+                   end_block = coalesce($7, end_block), hardware = hardware || $8::jsonb
+               WHERE id = $1""",
+            node_id, req.tokens_served, req.in_flight, req.throughput_tps, req.peer_id, req.start_block,
+            req.end_block, req.hardware.model_dump(exclude_none=True),
+        )
+        await conn.execute("SELECT (update_node_last_seen($1, $2)).id", node_id, now)
+        books = await conn.fetchrow(
+            """SELECT coalesce(sum(tokens_contributed), 0) AS tokens, coalesce(sum(payment_far), 0) AS earned,
+                      coalesce(sum(payment_far) FILTER (WHERE paid_at IS NULL), 0) AS unpaid
+               FROM far_session_contributions WHERE node_id = $1""",
+            node_id,
+        )
+    return HeartbeatResponse(
+        node_id=node_id, status="online", tokens_credited=books["tokens"], earned_far=books["earned"],
+        unpaid_far=books["unpaid"], heartbeat_interval_s=heartbeat_interval_s,
+    )
+
+
+async def unregister(conn: asyncpg.Connection, node_id: uuid.UUID) -> UnregisterResponse:
+    """Offline at once; its token stops working (a returning node registers again)."""
+    await conn.execute(
+        "UPDATE far_nodes SET status = 'offline', token_hash = NULL, in_flight = 0 WHERE id = $1", node_id
+    )
+    return UnregisterResponse(node_id=node_id, status="offline")
+
+
+def _node(row: asyncpg.Record) -> NodeInfo:
+    return NodeInfo.model_validate(dict(row))
+
+
+async def active_nodes(conn: asyncpg.Connection, *, now: datetime, offline_after_s: int,
+                       model_id: str | None = None) -> list[NodeInfo]:
+    """Nodes seen within the offline window, optionally for one model; the freshest first."""
+    rows = await conn.fetch(
+        f"""SELECT {_NODE_COLUMNS} FROM far_nodes
+            WHERE status = 'online' AND last_seen > $1 AND ($2::text IS NULL OR model_id = $2)
+            ORDER BY model_id, start_block, last_seen DESC""",
+        now - timedelta(seconds=offline_after_s), model_id,
+    )
+    return [_node(r) for r in rows]
+
+
+def coverage(nodes: list[NodeInfo]) -> tuple[int | None, list[int]]:
+    """(total blocks, blocks no online swarm node serves). A local-mode node runs the whole model on its own."""
+    if not nodes:
+        return None, []
+    total = max(n.total_blocks for n in nodes)
+    served = [False] * total
+    for node in nodes:
+        if node.mode == "local":
+            return total, []
+        for block in range(node.start_block, min(node.end_block, total)):
+            served[block] = True
+    return total, [b for b, ok in enumerate(served) if not ok]
+
+
+async def model_nodes(conn: asyncpg.Connection, model_id: str, *, now: datetime, offline_after_s: int) -> ModelNodes:
+    nodes = await active_nodes(conn, now=now, offline_after_s=offline_after_s, model_id=model_id)
+    if not nodes:
+        known = await conn.fetchval("SELECT 1 FROM far_nodes WHERE model_id = $1 LIMIT 1", model_id)
+        if not known:
+            raise NotFound(f"No node has ever served model {model_id!r}.", code="model_not_found", param="model_id")
+    total, missing = coverage(nodes)
+    return ModelNodes(model_id=model_id, total_blocks=total, covered=bool(nodes) and not missing,
+                      missing_blocks=missing, nodes=nodes)
+
