@@ -1,0 +1,49 @@
+# Far Mesh — the README's two commands:
+#   make demo   set everything up and run the mesh locally on embedded defaults
+#   make test   set everything up and run every test (Python and TypeScript)
+# Everything is installed by the project's own files into .venv (server + SDK + dev tools),
+# .venv-node (far-node: Petals' pins clash with the rest) and node_modules (npm workspace).
+
+PYTHON ?= python3
+VENV := .venv
+NODE_VENV := .venv-node
+PY := $(VENV)/bin/python
+PYTEST := $(VENV)/bin/pytest
+
+.PHONY: setup demo test test-python test-node-kit test-ts lint clean
+
+setup: $(VENV)/.stamp $(NODE_VENV)/.farlabs-node-stamp node_modules/.stamp
+
+$(VENV)/.stamp: pyproject.toml reference-server/pyproject.toml python-sdk/pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -U "pip>=25.1"
+	$(PY) -m pip install -q --disable-pip-version-check --group dev -e ./reference-server -e ./python-sdk
+	@touch $@
+
+# The script keeps its own stamp and is a no-op when up to date.
+$(NODE_VENV)/.farlabs-node-stamp: node-kit/scripts/setup-venv.sh node-kit/pyproject.toml
+	PYTHON=$(PYTHON) node-kit/scripts/setup-venv.sh $(NODE_VENV)
+
+node_modules/.stamp: package.json package-lock.json ts-sdk/package.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+demo: setup
+	$(PY) -m farlabs_server.demo --node-venv $(NODE_VENV)
+
+# Every suite runs even if an earlier one failed; the target fails if any did.
+test: setup
+	@status=0; \
+	$(PYTEST) reference-server/tests || status=1; \
+	$(PYTEST) python-sdk/tests || status=1; \
+	$(NODE_VENV)/bin/pytest node-kit/tests || status=1; \
+	$(PYTEST) tests || status=1; \
+	npm test --workspaces --if-present || status=1; \
+	exit $$status
+
+lint: setup
+	$(VENV)/bin/ruff check reference-server python-sdk tests
+	$(VENV)/bin/mypy reference-server/src python-sdk/src
+
+clean:
+	rm -rf $(VENV) $(NODE_VENV) node_modules ts-sdk/node_modules ts-sdk/dist
