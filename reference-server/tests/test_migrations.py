@@ -62,7 +62,7 @@ def test_two_app_instances_start_on_one_empty_database(pg_server: PgServer, tmp_
             client = TestClient(create_app(settings))
             client.__enter__()
             clients.append(client)
-        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=start) for _ in range(2)]
