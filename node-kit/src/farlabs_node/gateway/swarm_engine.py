@@ -1,0 +1,105 @@
+"""`--mode swarm`: the Petals client runs embeddings and the LM head here, the blocks on the swarm's servers."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator
+
+from farlabs_node.gateway.engine import Engine, RouteHop, StepSession
+from farlabs_node.models import PreparedModel
+from farlabs_node.swarm._dht_options import require_initial_peers
+from farlabs_node.swarm.failover import apply_failover_fix
+
+
+@contextlib.contextmanager
+def _closed_client_dht(host: str) -> Iterator[None]:
+    """Petals' client builds its own DHT with relays and AutoNAT on; build it with the node's closed options."""
+    import petals.client.routing.sequence_manager as sequence_manager
+
+    from farlabs_node.swarm._dht_options import closed_dht_kwargs
+
+    original = sequence_manager.DHT
+    closed = closed_dht_kwargs(host)
+
+    class ClosedDHT(original):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **{**closed, **kwargs})
+
+    sequence_manager.DHT = ClosedDHT
+    try:
+        yield
+    finally:
+        sequence_manager.DHT = original
+
+
+class _SwarmSession(StepSession):
+    def __init__(self, engine: "SwarmEngine", session: Any) -> None:
+        self._engine = engine
+        self._session = session
+        self._hops: dict[tuple[str, int, int], None] = {}  # ordered set: every server that computed for us
+
+    def step(self, input_ids: Any) -> Any:
+        out = self._engine.client_model(input_ids=input_ids)
+        for server_session in self._session._server_sessions:
+            span = server_session.span
+            self._hops[(str(span.peer_id), int(span.start), int(span.end))] = None
+        return out.logits[0, -1]
+
+    def route(self) -> list[RouteHop]:
+        return [RouteHop(p, s, e) for p, s, e in self._hops]
+
+
+class SwarmEngine(Engine):
+    """A Petals distributed model joined only to the given peers, with the failover fix installed."""
+
+    mode = "swarm"
+
+    def __init__(
+        self,
+        model: PreparedModel,
+        *,
+        initial_peers: list[str],
+        update_period_s: float = 15.0,
+        request_timeout_s: float = 30.0,
+        max_retries: int = 8,
+        host: str = "127.0.0.1",
+    ) -> None:
+        import farlabs_node._compat  # noqa: F401
+
+        super().__init__(model)
+        apply_failover_fix()
+        with _closed_client_dht(host):
+            self.client_model = self._load(model, initial_peers, update_period_s, request_timeout_s, max_retries)
+        self._read_config(self.client_model.config)
+
+    @staticmethod
+    def _load(
+        model: PreparedModel, initial_peers: list[str], update_period_s: float, request_timeout_s: float,
+        max_retries: int,
+    ) -> Any:
+        import torch
+        from petals import AutoDistributedModelForCausalLM
+
+        return AutoDistributedModelForCausalLM.from_pretrained(
+            model.path,
+            initial_peers=require_initial_peers(initial_peers),
+            dht_prefix=model.dht_prefix,
+            torch_dtype=torch.float32,
+            update_period=update_period_s,
+            request_timeout=request_timeout_s,
+            max_retries=max_retries,  # bounded: a dead swarm fails the request instead of retrying forever
+            min_backoff=0.5,
+            show_route=False,
+        )
+
+    @contextlib.contextmanager
+    def session(self, max_length: int) -> Iterator[StepSession]:
+        with self.client_model.inference_session(max_length=max_length) as session:
+            with self.client_model.use_session(session):
+                yield _SwarmSession(self, session)
+
+    def close(self) -> None:
+        try:
+            self.client_model.transformer.h.sequence_manager.dht.shutdown()
+        except Exception:  # best effort: the process-tree sweep stops it anyway
+            pass
