@@ -32,3 +32,6 @@ def run_bootstrap(host: str, port: int, *, identity_path: str | None = None, mad
         stop.wait()
     finally:
         dht.shutdown()
+        from farlabs_node._process import stop_descendants
+
+        stop_descendants()
