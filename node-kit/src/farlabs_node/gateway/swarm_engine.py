@@ -99,7 +99,13 @@ class SwarmEngine(Engine):
                 yield _SwarmSession(self, session)
 
     def close(self) -> None:
-        try:
-            self.client_model.transformer.h.sequence_manager.dht.shutdown()
-        except Exception:  # best effort: the process-tree sweep stops it anyway
-            pass
+        """Close the client's libp2p handle inside its own event loop, then stop its DHT process."""
+        from hivemind.moe.client.remote_expert_worker import RemoteExpertWorker
+
+        manager = self.client_model.transformer.h.sequence_manager
+        with contextlib.suppress(Exception):  # best effort: the process-tree sweep stops the rest
+            if manager.state.p2p is not None:
+                RemoteExpertWorker.run_coroutine(manager.state.p2p.shutdown())
+                manager.state.p2p = None
+        with contextlib.suppress(Exception):
+            manager.dht.shutdown()

@@ -59,7 +59,10 @@ class TextAssembler:
             return self._release(text[:hit])
         if text.endswith("\ufffd"):  # an incomplete multi-byte character: wait for the next token
             return None
-        return self._release(text[: len(text) - self._held_suffix(text)])
+        held = self._held_suffix(text)
+        if held and len(text) - held <= self._emitted_chars:  # only a possible stop-sequence start is new
+            return None
+        return self._release(text[: len(text) - held])
 
     def flush(self) -> Piece | None:
         """At the end of generation: release whatever was held back (no stop sequence completed)."""
@@ -95,8 +98,9 @@ class TextAssembler:
 
     def _release(self, upto_text: str) -> Piece | None:
         new_text = upto_text[self._emitted_chars :]
-        if not new_text:  # e.g. a special token that decodes to nothing: its id rides with the next text
+        if not new_text and not self._pending_ids:
             return None
+        # A special token decodes to "" but still gets its own event (one event per token).
         piece = Piece(new_text, self._pending_ids)
         self._pending_ids = []
         self._emitted_chars = max(self._emitted_chars, len(upto_text))
