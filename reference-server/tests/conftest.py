@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -188,3 +188,80 @@ def assert_error(response: object, status: int, type_: str, code: str | None = N
     if code is not None:
         assert error["code"] == code, error
     return error
+
+
+@dataclass
+class LiveServer:
+    """The real app under uvicorn on a loopback port (what SDKs, OpenAI clients and node agents talk to)."""
+
+    url: str
+    app: object
+
+    @property
+    def ctx(self) -> object:
+        return self.app.state.ctx  # type: ignore[attr-defined]
+
+
+def serve_in_thread(app: object) -> tuple[str, Callable[[], None]]:
+    import socket
+    import threading
+
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("the server did not start")
+        time.sleep(0.01)
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+    return f"http://127.0.0.1:{port}", stop
+
+
+@pytest.fixture
+def live_settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"min_swarm_nodes": 1, "idle_timeout_s": 2.0, "first_token_timeout_s": 5.0})
+
+
+@pytest.fixture
+def live(live_settings: Settings) -> Iterator[LiveServer]:
+    app = create_app(live_settings)
+    url, stop = serve_in_thread(app)
+    yield LiveServer(url=url, app=app)
+    stop()
+
+
+def sql(dsn: str, query: str, *args: object) -> list[asyncpg.Record]:
+    """Run one statement on its own connection, from synchronous test code."""
+    import anyio
+
+    async def run() -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            return list(await conn.fetch(query, *args))
+        finally:
+            await conn.close()
+
+    return anyio.run(run)
+
+
+def new_api_key(dsn: str, *, role: keys.Role = "app", rate_limit_rpm: int | None = None) -> str:
+    import anyio
+
+    async def run() -> str:
+        conn = await asyncpg.connect(dsn)
+        try:
+            secret, _ = await keys.create_key(conn, f"test-{role}", role=role, rate_limit_rpm=rate_limit_rpm)
+            return secret
+        finally:
+            await conn.close()
+
+    return anyio.run(run)

@@ -21,6 +21,7 @@ from .api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from .api.openapi import build_openapi
 from .auth import keys
 from .context import ServerContext, load_server_secret, utc_now
+from .coordinator.engine import Coordinator, CoordinatorConfig
 from .db import Database, open_database
 from .errors import ApiError, InvalidRequestError, NotFound
 from .settings import Settings
@@ -77,6 +78,14 @@ async def bootstrap_admin(ctx: ServerContext) -> None:
                     extra={"path": str(path)})
 
 
+def coordinator_config(settings: Settings) -> CoordinatorConfig:
+    return CoordinatorConfig(
+        min_swarm_nodes=settings.min_swarm_nodes, max_attempts=settings.max_gateway_attempts,
+        first_token_timeout_s=settings.first_token_timeout_s, idle_timeout_s=settings.idle_timeout_s,
+        deadline_s=settings.request_deadline_s,
+    )
+
+
 def create_app(
     settings: Settings | None = None, *, database: Database | None = None,
     clock: Callable[[], datetime] = utc_now,
@@ -92,8 +101,10 @@ def create_app(
             secret = await load_server_secret(db, settings.secret_key.get_secret_value() if settings.secret_key else None)
             ctx = ServerContext(settings=settings, db=db, secret=secret, clock=clock, registry=app.state.registry)
             app.state.ctx = ctx
+            app.state.coordinator = Coordinator(ctx, coordinator_config(settings))
             await bootstrap_admin(ctx)
             yield
+            await app.state.coordinator.aclose()
         finally:
             if database is None:
                 await db.close()

@@ -1,0 +1,240 @@
+"""HTTP wiring of the coordinator: the native SSE endpoint and the OpenAI-compatible one (vLLM's shapes)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+from typing import Any
+
+import anyio
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+
+from ..coordinator.engine import Coordinator, Generation, TokenEvent
+from ..coordinator.metering import display
+from ..coordinator.models import ChatCompletionRequest, GenerateRequest, GenerateResult, ModelCard, ModelList
+from ..errors import ApiError, InvalidRequestError
+from .routing import Call, Endpoint
+
+KEEPALIVE_S = 15.0
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+Item = TokenEvent | GenerateResult | ApiError
+
+
+def coordinator_of(call: Call) -> Coordinator:
+    coordinator: Coordinator = call.request.app.state.coordinator
+    return coordinator
+
+
+def _idempotency_key(call: Call) -> str | None:
+    key = call.request.headers.get("idempotency-key")
+    if key is not None and not (0 < len(key) <= 200 and key.isprintable()):
+        raise InvalidRequestError("Idempotency-Key must be 1 to 200 printable characters.", code="invalid_idempotency_key")
+    return key
+
+
+async def _start(call: Call, req: GenerateRequest) -> Generation:
+    assert call.principal is not None
+    return await coordinator_of(call).start(req, api_key_id=call.principal.api_key_id,
+                                            idempotency_key=_idempotency_key(call))
+
+
+def _sse(data: dict[str, Any], event: str | None = None) -> bytes:
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {json.dumps(data, separators=(',', ':'), ensure_ascii=False)}\n\n".encode()
+
+
+class EventStreamResponse(Response):
+    """SSE fed by a generation running in its own task, with keep-alive comments while the swarm is quiet.
+
+    The client's disconnect is watched for directly (not discovered at the next write), and cancels the
+    generation at once: the upstream gateway request is closed and the session recorded as cancelled.
+    """
+
+    media_type = "text/event-stream"
+
+    def __init__(self, first: Item, rest: AsyncIterator[Item], render: Callable[[Item], list[bytes]],
+                 closing: list[bytes]) -> None:
+        # Not Response.__init__: it would declare a Content-Length for an empty body.
+        self.status_code, self.background = 200, None
+        self.init_headers(SSE_HEADERS)
+        self.first, self.rest, self.render_item, self.closing = first, rest, render, closing
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        items, inbox = anyio.create_memory_object_stream[Item](max_buffer_size=64)
+
+        async def produce() -> None:
+            async with items:
+                try:
+                    async for item in self.rest:
+                        await items.send(item)
+                except ApiError as exc:
+                    await items.send(exc)
+
+        async def watch_disconnect() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            tg.cancel_scope.cancel()
+
+        async def write(chunk: bytes) -> None:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(produce)
+            tg.start_soon(watch_disconnect)
+            for chunk in self.render_item(self.first):
+                await write(chunk)
+            async with inbox:
+                while True:
+                    try:
+                        with anyio.fail_after(KEEPALIVE_S):
+                            item = await inbox.receive()
+                    except TimeoutError:
+                        await write(b": keep-alive\n\n")
+                        continue
+                    except anyio.EndOfStream:
+                        break
+                    for chunk in self.render_item(item):
+                        await write(chunk)
+            for chunk in self.closing:
+                await write(chunk)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            tg.cancel_scope.cancel()
+
+
+async def stream_response(generation: Generation, render: Callable[[Item], list[bytes]],
+                          closing: list[bytes]) -> Response:
+    """Wait for the first token before sending anything: a request that cannot start gets a plain HTTP
+    error (so the SDKs raise at the call, not inside the loop); then stream the rest."""
+    events = generation.events()
+    try:
+        first = await anext(events)
+    except BaseException:
+        await events.aclose()
+        raise
+    return EventStreamResponse(first, events, render, closing)
+
+
+def _error_event(exc: ApiError, request_id: str) -> bytes:
+    return _sse(exc.payload(request_id), "error")
+
+
+# ---------------------------------------------------------------- native
+
+
+def _native_done(result: GenerateResult) -> dict[str, Any]:
+    data = result.model_dump(mode="json")
+    data["cost_far"] = display(result.cost_far)
+    return data
+
+
+async def generate(call: Call) -> Response:
+    req: GenerateRequest = call.body
+    generation = await _start(call, req)
+    if not req.stream:
+        result: GenerateResult | None = None
+        async for item in generation.events():
+            if isinstance(item, GenerateResult):
+                result = item
+        assert result is not None
+        return JSONResponse(_native_done(result))
+
+    def render(item: Item) -> list[bytes]:
+        if isinstance(item, TokenEvent):
+            return [_sse({"token": item.token, "request_id": generation.request_id,
+                          "tokens_generated": item.tokens_generated, "cost_far": display(item.cost_far)})]
+        if isinstance(item, GenerateResult):
+            return [_sse(_native_done(item), "done")]
+        return [_error_event(item, call.request_id)]
+
+    return await stream_response(generation, render, closing=[])
+
+
+# ---------------------------------------------------------------- OpenAI-compatible
+
+
+async def chat_completions(call: Call) -> Response:
+    body: ChatCompletionRequest = call.body
+    req = GenerateRequest(
+        messages=body.messages, model_id=body.model, max_tokens=body.max_completion_tokens or body.max_tokens,
+        temperature=body.temperature, top_p=body.top_p, stop=body.stop, seed=body.seed, stream=body.stream,
+    )
+    generation = await _start(call, req)
+    completion_id = "chatcmpl-" + generation.request_id.removeprefix("gen_")
+    created = int(time.time())
+    include_usage = bool(body.stream_options and body.stream_options.include_usage)
+
+    if not body.stream:
+        result: GenerateResult | None = None
+        async for item in generation.events():
+            if isinstance(item, GenerateResult):
+                result = item
+        assert result is not None
+        return JSONResponse({
+            "id": completion_id, "object": "chat.completion", "created": created, "model": body.model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": result.text, "tool_calls": []},
+                         "logprobs": None, "finish_reason": _openai_finish(result.finish_reason), "stop_reason": None}],
+            "usage": result.usage.model_dump(), "prompt_logprobs": None,
+            "far": {"cost_far": display(result.cost_far), "session_id": str(result.session_id),
+                    "request_id": result.request_id},
+        })
+
+    first_chunk = True
+
+    def chunk(choices: list[dict[str, Any]], usage: Any = None, with_usage_field: bool = include_usage) -> bytes:
+        data: dict[str, Any] = {"id": completion_id, "object": "chat.completion.chunk", "created": created,
+                                "model": body.model, "choices": choices}
+        if with_usage_field:
+            data["usage"] = usage
+        return _sse(data)
+
+    def render(item: Item) -> list[bytes]:
+        nonlocal first_chunk
+        if isinstance(item, TokenEvent):
+            out = []
+            if first_chunk:
+                first_chunk = False
+                out.append(chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None,
+                                   "finish_reason": None}]))
+            out.append(chunk([{"index": 0, "delta": {"content": item.token}, "logprobs": None, "finish_reason": None}]))
+            return out
+        if isinstance(item, GenerateResult):
+            out = [chunk([{"index": 0, "delta": {}, "logprobs": None,
+                           "finish_reason": _openai_finish(item.finish_reason), "stop_reason": None}])]
+            if include_usage:
+                out.append(chunk([], item.usage.model_dump()))
+            return out
+        return [_error_event(item, call.request_id)]
+
+    return await stream_response(generation, render, closing=[b"data: [DONE]\n\n"])
+
+
+def _openai_finish(reason: str) -> str:
+    return "length" if reason == "length" else "stop"
+
+
+async def list_models(call: Call) -> ModelList:
+    settings = call.ctx.settings
+    async with call.ctx.db.pool.acquire() as conn:
+        rows = await conn.fetch(
+            """SELECT model_id, extract(epoch FROM min(registered_at))::bigint AS created FROM far_nodes
+               WHERE status = 'online' AND last_seen > $1 GROUP BY model_id ORDER BY model_id""",
+            call.ctx.clock() - timedelta(seconds=settings.offline_after_s),
+        )
+    cards = {r["model_id"]: ModelCard(id=r["model_id"], created=r["created"]) for r in rows}
+    cards.setdefault(settings.default_model_id, ModelCard(id=settings.default_model_id, created=0))
+    return ModelList(data=sorted(cards.values(), key=lambda c: c.id))
+
+
+ENDPOINTS = [
+    Endpoint("POST", "/mesh/inference/generate", generate, "Generate text over the mesh (SSE or JSON)", "inference",
+             request_model=GenerateRequest, response_model=GenerateResult, streams=True),
+    Endpoint("POST", "/v1/chat/completions", chat_completions, "OpenAI-compatible chat completions", "openai",
+             request_model=ChatCompletionRequest, streams=True),
+    Endpoint("GET", "/v1/models", list_models, "Models served by the mesh (OpenAI-compatible)", "openai",
+             auth="public", response_model=ModelList),
+]

@@ -1,0 +1,74 @@
+"""Talking to a node's gateway: `POST /generate` and its SSE events (docs/protocol.md, "Gateway")."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+
+@dataclass(frozen=True)
+class GatewayEvent:
+    kind: str  # "token", "done" or "error"
+    data: dict[str, Any]
+
+
+class GatewayFailure(Exception):
+    """The gateway could not serve the request. `client_fault` errors are the caller's and are not retried."""
+
+    def __init__(self, message: str, *, error: dict[str, Any] | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.error = error or {}
+        self.status = status
+
+    @property
+    def client_fault(self) -> bool:
+        return self.error.get("type") in {"invalid_request_error", "context_length_exceeded"}
+
+
+async def parse_sse(lines: AsyncIterator[str]) -> AsyncIterator[GatewayEvent]:
+    """SSE frames → events; comments (keep-alives) are dropped here, so they never count as progress."""
+    event, data = "message", list[str]()
+    async for line in lines:
+        if not line:
+            if data:
+                payload = json.loads("\n".join(data))
+                yield GatewayEvent("token" if event == "message" else event, payload)
+            event, data = "message", list[str]()
+        elif line.startswith(":"):
+            continue
+        else:
+            field, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if field == "event":
+                event = value
+            elif field == "data":
+                data.append(value)
+
+
+@asynccontextmanager
+async def open_generation(
+    http: httpx.AsyncClient, gateway_url: str, gateway_token: str, body: dict[str, Any], *, request_id: str,
+    connect_timeout_s: float,
+) -> AsyncIterator[AsyncIterator[GatewayEvent]]:
+    """Start a generation; yields its event stream. Leaving the block closes the connection (stops the node)."""
+    headers = {"Authorization": f"Bearer {gateway_token}", "X-Request-ID": request_id, "Accept": "text/event-stream"}
+    # Reads are bounded by the coordinator's own per-token idle timeout, not by httpx.
+    timeout = httpx.Timeout(connect=connect_timeout_s, read=None, write=connect_timeout_s, pool=connect_timeout_s)
+    try:
+        async with http.stream("POST", gateway_url.rstrip("/") + "/generate", json=body, headers=headers,
+                               timeout=timeout) as response:
+            if response.status_code != 200:
+                raw = await response.aread()
+                try:
+                    error = json.loads(raw).get("error", {})
+                except (ValueError, AttributeError):
+                    error = {}
+                raise GatewayFailure(f"gateway answered {response.status_code}", error=error, status=response.status_code)
+            yield parse_sse(response.aiter_lines())
+    except httpx.HTTPError as exc:
+        raise GatewayFailure(f"gateway unreachable: {type(exc).__name__}") from exc

@@ -1,0 +1,340 @@
+"""The coordinator end to end over real HTTP: live server, real PostgreSQL, synthetic gateways for faults.
+
+The same paths through a real Petals swarm are covered by the cross-package tests in tests/ (node-kit).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from eth_account import Account
+from synthetic_gateway import Behaviour, SyntheticGateway, expected_text
+
+from conftest import FakeClock, LiveServer, NodeIdentity, auth, new_api_key, sql
+
+MODEL = "test/tiny"
+
+
+@pytest.fixture
+def key(live: LiveServer, database_url: str) -> str:
+    return new_api_key(database_url)
+
+
+def add_node(live: LiveServer, name: str, gateway: SyntheticGateway | None, *, start: int = 0, end: int = 4,
+             total: int = 4, mode: str = "swarm", region: str | None = None) -> dict[str, Any]:
+    ident = NodeIdentity(wallet=Account.create(), node=Account.create(), name=name)
+    body = ident.registration(FakeClock(), model_id=MODEL, start_block=start, end_block=end, total_blocks=total,
+                              mode=mode, region=region, peer_id=f"12D3KooW{name}",
+                              gateway_url=gateway.url if gateway else None)
+    response = httpx.post(live.url + "/nodes/register", json=body)
+    assert response.status_code == 201, response.text
+    reg: dict[str, Any] = response.json()
+    if gateway is not None:
+        gateway.token = reg["gateway_token"]
+    return reg
+
+
+def sse_events(response: httpx.Response) -> Iterator[tuple[str, dict[str, Any] | str]]:
+    """(event name, parsed data) for each SSE event; comments come through as ("comment", text)."""
+    event, data = "message", []
+    for line in response.iter_lines():
+        if line.startswith(":"):
+            yield "comment", line
+        elif not line:
+            if data:
+                text = "\n".join(data)
+                yield event, text if text == "[DONE]" else json.loads(text)
+            event, data = "message", []
+        elif line.startswith("event:"):
+            event = line.split(":", 1)[1].strip()
+        elif line.startswith("data:"):
+            data.append(line.split(":", 1)[1].strip())
+
+
+def generate(live: LiveServer, key: str, **body: Any) -> list[tuple[str, Any]]:
+    payload = {"prompt": "Explain quantum computing in simple terms", "max_tokens": 5, "model_id": MODEL, **body}
+    with httpx.stream("POST", live.url + "/mesh/inference/generate", json=payload, headers=auth(key),
+                      timeout=30) as response:
+        assert response.status_code == 200, response.read()
+        assert response.headers["content-type"].startswith("text/event-stream")
+        return list(sse_events(response))
+
+
+@pytest.fixture
+def gateway() -> Iterator[SyntheticGateway]:
+    with SyntheticGateway() as gw:
+        yield gw
+
+
+def test_stream_is_the_plans_event_format_and_is_recorded(live: LiveServer, key: str, database_url: str) -> None:
+    with SyntheticGateway() as gw:
+        a = add_node(live, "nodeA", gw, start=0, end=1)
+        b = add_node(live, "nodeB", None, start=1, end=4)
+        gw.behaviour.route = [{"peer_id": "12D3KooWnodeA", "start_block": 0, "end_block": 1},
+                              {"peer_id": "12D3KooWnodeB", "start_block": 1, "end_block": 4}]
+        events = generate(live, key, request_id="test_001", user_wallet="0x" + "12" * 20)
+
+    tokens = [data for name, data in events if name == "message"]
+    assert tokens[0] == {"token": " w0", "request_id": "test_001", "tokens_generated": 1, "cost_far": "0.0001"}
+    assert tokens[1] == {"token": " w1", "request_id": "test_001", "tokens_generated": 2, "cost_far": "0.0002"}
+    assert len(tokens) == 5
+    name, done = events[-1]
+    assert name == "done"
+    assert done["finish_reason"] == "length" and done["text"] == expected_text(5) and done["cost_far"] == "0.0005"
+    assert done["usage"] == {"prompt_tokens": 7, "completion_tokens": 5, "total_tokens": 12}
+    assert [(h["peer_id"], h["start_block"], h["end_block"]) for h in done["route"]] == [
+        ("12D3KooWnodeA", 0, 1), ("12D3KooWnodeB", 1, 4)]
+
+    [session] = sql(database_url, "SELECT * FROM far_mesh_sessions WHERE request_id = 'test_001'")
+    assert session["status"] == "completed" and session["tokens_generated"] == 5
+    assert session["cost_far"] == Decimal("0.0005") and session["time_to_first_token_ms"] is not None
+    assert str(session["id"]) == done["session_id"]
+    shares = {str(r["node_id"]): r for r in sql(
+        database_url, "SELECT * FROM far_session_contributions WHERE session_id = $1", session["id"])}
+    # Pay by block-tokens: A did 5 x 1, B did 5 x 3 → 1/4 and 3/4 of the cost.
+    assert shares[a["node_id"]]["payment_far"] == Decimal("0.000125")
+    assert shares[b["node_id"]]["payment_far"] == Decimal("0.000375")
+    assert shares[b["node_id"]]["block_tokens"] == 15
+
+    # The node sees it in its next heartbeat.
+    beat = httpx.post(live.url + "/nodes/heartbeat", headers=auth(b["node_token"]), json={}).json()
+    assert beat["tokens_credited"] == 5 and Decimal(beat["earned_far"]) == Decimal("0.000375")
+
+
+def test_non_streaming_json(live: LiveServer, key: str, gateway: SyntheticGateway) -> None:
+    add_node(live, "nodeA", gateway)
+    response = httpx.post(live.url + "/mesh/inference/generate", headers=auth(key), timeout=30,
+                          json={"messages": [{"role": "user", "content": "hi"}], "max_tokens": 3, "model_id": MODEL,
+                                "stream": False})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["text"] == expected_text(3) and body["cost_far"] == "0.0003" and body["finish_reason"] == "length"
+    assert gateway.requests[0]["messages"] == [{"role": "user", "content": "hi"}]
+
+
+def test_repeated_request_id_is_not_charged_twice(live: LiveServer, key: str, gateway: SyntheticGateway,
+                                                   database_url: str) -> None:
+    add_node(live, "nodeA", gateway)
+    first = generate(live, key, request_id="same-1")
+    again = generate(live, key, request_id="same-1", stream=True)
+    assert first[-1][1]["session_id"] == again[-1][1]["session_id"]
+    assert first[-1][1]["text"] == again[-1][1]["text"]
+    assert len(gateway.requests) == 1
+    assert sql(database_url, "SELECT count(*) AS n FROM far_mesh_sessions")[0]["n"] == 1
+    assert sql(database_url, "SELECT count(*) AS n FROM far_session_contributions")[0]["n"] == 1
+    # The same key with another body is a conflict, not a silent replay.
+    response = httpx.post(live.url + "/mesh/inference/generate", headers=auth(key),
+                          json={"prompt": "other", "request_id": "same-1", "model_id": MODEL})
+    assert response.status_code == 409 and response.json()["error"]["code"] == "request_id_reused"
+
+
+def test_idempotency_key_header_names_the_request(live: LiveServer, key: str, gateway: SyntheticGateway) -> None:
+    add_node(live, "nodeA", gateway)
+    headers = {**auth(key), "Idempotency-Key": "idem-42"}
+    for _ in range(2):
+        response = httpx.post(live.url + "/mesh/inference/generate", headers=headers, timeout=30,
+                              json={"prompt": "hi", "max_tokens": 2, "model_id": MODEL, "stream": False})
+        assert response.json()["request_id"] == "idem-42"
+    assert len(gateway.requests) == 1
+
+
+def test_a_failing_gateway_is_replaced_before_the_first_token(live: LiveServer, key: str, database_url: str) -> None:
+    with SyntheticGateway(Behaviour(fail_status=503)) as bad, SyntheticGateway() as good:
+        add_node(live, "nodeA", bad)
+        add_node(live, "nodeB", good)
+        # Make the bad one look best, so it is tried first.
+        events = generate(live, key, request_id="failover-1")
+        assert events[-1][0] == "done" and events[-1][1]["text"] == expected_text(5)
+        assert len(good.requests) == 1
+    [session] = sql(database_url, "SELECT gateway_attempts FROM far_mesh_sessions WHERE request_id = 'failover-1'")
+    assert session["gateway_attempts"] in (1, 2)
+
+
+def test_a_gateway_dying_mid_stream_is_resumed_on_another(live: LiveServer, key: str, database_url: str) -> None:
+    with SyntheticGateway(Behaviour(die_after=3)) as dying, SyntheticGateway(Behaviour(die_after=3)) as other:
+        add_node(live, "nodeA", dying)
+        add_node(live, "nodeB", other)
+        # Whichever goes first dies after 3 tokens; the other resumes from token 3 and also dies after 3 more.
+        with SyntheticGateway() as third:
+            add_node(live, "nodeC", third)
+            events = generate(live, key, request_id="resume-1", max_tokens=10)
+    tokens = [d["token"] for n, d in events if n == "message"]
+    assert "".join(tokens) == expected_text(10)  # one continuous stream, nothing repeated or lost
+    assert [d["tokens_generated"] for n, d in events if n == "message"] == list(range(1, 11))
+    assert events[-1][0] == "done" and events[-1][1]["usage"]["completion_tokens"] == 10
+    resumed = [r for gw in (dying, other) for r in gw.requests if r["prefix_token_ids"]]
+    assert resumed and resumed[0]["prefix_token_ids"] == [0, 1, 2]
+    [session] = sql(database_url, "SELECT * FROM far_mesh_sessions WHERE request_id = 'resume-1'")
+    assert session["tokens_generated"] == 10 and session["cost_far"] == Decimal("0.001")
+    paid = sql(database_url, "SELECT sum(payment_far) AS s, sum(tokens_contributed) AS t FROM far_session_contributions")
+    assert paid[0]["s"] == Decimal("0.001") and paid[0]["t"] == 10
+
+
+def test_a_stalled_gateway_is_abandoned_after_the_idle_timeout(live: LiveServer, key: str) -> None:
+    with SyntheticGateway(Behaviour(stall_after=2)) as stalled, SyntheticGateway(Behaviour(stall_after=2)) as s2:
+        add_node(live, "nodeA", stalled)
+        add_node(live, "nodeB", s2)
+        with SyntheticGateway() as fine:
+            add_node(live, "nodeC", fine)
+            events = generate(live, key, max_tokens=6)
+    assert "".join(d["token"] for n, d in events if n == "message") == expected_text(6)
+
+
+def test_stream_interrupted_when_no_gateway_can_resume(live: LiveServer, key: str, database_url: str) -> None:
+    with SyntheticGateway(Behaviour(die_after=2)) as only:
+        add_node(live, "nodeA", only)
+        events = generate(live, key, request_id="broken-1", max_tokens=5)
+    assert [d["token"] for n, d in events if n == "message"] == [" w0", " w1"]
+    name, error = events[-1]
+    assert name == "error" and error["error"]["type"] == "stream_interrupted"
+    assert error["error"]["partial_text"] == " w0 w1"
+    [session] = sql(database_url, "SELECT * FROM far_mesh_sessions WHERE request_id = 'broken-1'")
+    assert session["status"] == "failed" and session["tokens_generated"] == 2
+
+
+def test_client_disconnect_stops_upstream_and_records_cancelled(live: LiveServer, key: str, database_url: str) -> None:
+    with SyntheticGateway(Behaviour(token_delay_s=0.05)) as slow:
+        add_node(live, "nodeA", slow)
+        with httpx.stream("POST", live.url + "/mesh/inference/generate", headers=auth(key), timeout=30,
+                          json={"prompt": "x", "max_tokens": 500, "model_id": MODEL, "request_id": "gone-1"}) as r:
+            lines = r.iter_lines()
+            seen = 0
+            for line in lines:
+                seen += line.startswith("data:")
+                if seen == 3:
+                    break
+        assert slow.cancelled.wait(5), "the gateway kept generating after the client left"
+        assert not slow.finished.is_set()
+    deadline = threading.Event()
+    for _ in range(50):
+        rows = sql(database_url, "SELECT * FROM far_mesh_sessions WHERE request_id = 'gone-1'")
+        if rows and rows[0]["status"] != "pending":
+            break
+        deadline.wait(0.1)
+    [session] = rows
+    assert session["status"] == "cancelled" and session["finish_reason"] == "cancelled"
+    assert 3 <= session["tokens_generated"] < 500
+
+
+def test_no_capacity_and_unknown_model(live: LiveServer, key: str) -> None:
+    response = httpx.post(live.url + "/mesh/inference/generate", headers=auth(key),
+                          json={"prompt": "x", "model_id": "nobody/serves-this"})
+    assert response.status_code == 404 and response.json()["error"]["code"] == "model_not_found"
+    add_node(live, "nodeA", None)  # registered, but no gateway
+    response = httpx.post(live.url + "/mesh/inference/generate", headers=auth(key), json={"prompt": "x", "model_id": MODEL})
+    assert response.status_code == 503 and response.json()["error"]["type"] == "overloaded_error"
+    assert response.headers["retry-after"] == "5"
+
+
+def test_every_gateway_refusing_gives_503_before_any_byte(live: LiveServer, key: str) -> None:
+    with SyntheticGateway(Behaviour(fail_status=503)) as bad:
+        add_node(live, "nodeA", bad)
+        response = httpx.post(live.url + "/mesh/inference/generate", headers=auth(key),
+                              json={"prompt": "x", "model_id": MODEL})
+    assert response.status_code == 503 and response.headers["content-type"] == "application/json"
+
+
+def test_context_length_error_is_the_callers_and_not_retried(live: LiveServer, key: str) -> None:
+    with SyntheticGateway(Behaviour(fail_status=400, fail_error_type="context_length_exceeded")) as gw, \
+            SyntheticGateway() as other:
+        add_node(live, "nodeA", gw)
+        add_node(live, "nodeB", other)
+        response = httpx.post(live.url + "/mesh/inference/generate", headers=auth(key),
+                              json={"prompt": "x", "model_id": MODEL, "max_tokens": 4000})
+        tried = len(gw.requests) + len(other.requests)
+    if response.status_code == 200:  # the healthy gateway happened to be first
+        assert len(other.requests) == 1
+    else:
+        assert response.status_code == 400 and response.json()["error"]["type"] == "context_length_exceeded"
+        assert tried == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"prompt": "x", "max_tokens": 0}, "max_tokens"),
+        ({"prompt": "x", "max_tokens": 100_000}, "max_tokens"),
+        ({"prompt": "x", "max_tokens": "many"}, "max_tokens"),
+        ({"prompt": 42}, "prompt"),
+        ({"prompt": "x", "temperature": 9}, "temperature"),
+        ({"prompt": "x", "stop": ["a", "b", "c", "d", "e"]}, "stop"),
+        ({"prompt": "x", "user_wallet": "0xnope"}, "user_wallet"),
+        ({"max_tokens": 5}, None),
+        ({"prompt": "x", "messages": [{"role": "user", "content": "y"}]}, None),
+        ({"messages": [{"role": "wizard", "content": "y"}]}, "messages.0.role"),
+    ],
+)
+def test_bad_requests_get_422(live: LiveServer, key: str, body: dict[str, Any], param: str | None) -> None:
+    response = httpx.post(live.url + "/mesh/inference/generate", headers=auth(key), json=body)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error"
+    if param:
+        assert error["param"] == param
+
+
+def test_fallback_to_local_mode_below_the_node_threshold(live: LiveServer, key: str) -> None:
+    live.app.state.coordinator.config = live.app.state.coordinator.config.__class__(  # type: ignore[attr-defined]
+        min_swarm_nodes=3, idle_timeout_s=2, first_token_timeout_s=5)
+    with SyntheticGateway() as swarm_gw, SyntheticGateway() as local_gw:
+        add_node(live, "nodeA", swarm_gw, start=0, end=2)
+        add_node(live, "nodeB", None, start=2, end=4)
+        add_node(live, "centra", local_gw, mode="local")
+        generate(live, key)
+        assert len(local_gw.requests) == 1 and not swarm_gw.requests  # 2 swarm nodes < 3: central fallback
+        add_node(live, "nodeC", None, start=0, end=4)
+        generate(live, key)
+        assert len(swarm_gw.requests) == 1  # 3 distinct nodes cover the model: the swarm again
+
+
+def test_region_hint_prefers_matching_gateways(live: LiveServer, key: str) -> None:
+    with SyntheticGateway() as eu, SyntheticGateway() as us:
+        add_node(live, "nodeEU", eu, region="eu-west")
+        add_node(live, "nodeUS", us, region="us-east")
+        for _ in range(2):
+            generate(live, key, region="us-east")
+        assert len(us.requests) == 2 and not eu.requests
+
+
+def test_ten_concurrent_requests_all_complete(live: LiveServer, key: str, database_url: str) -> None:
+    """The plan's load test: 10 concurrent requests, each recorded correctly."""
+    import anyio
+
+    with SyntheticGateway(Behaviour(token_delay_s=0.01)) as a, SyntheticGateway(Behaviour(token_delay_s=0.01)) as b:
+        add_node(live, "nodeA", a)
+        add_node(live, "nodeB", b)
+        results: list[dict[str, Any]] = []
+
+        async def one(i: int, client: httpx.AsyncClient) -> None:
+            r = await client.post("/mesh/inference/generate", json={
+                "prompt": f"q{i}", "max_tokens": 8, "model_id": MODEL, "request_id": f"load-{i}", "stream": False})
+            assert r.status_code == 200, r.text
+            results.append(r.json())
+
+        async def main() -> None:
+            async with httpx.AsyncClient(base_url=live.url, headers=auth(key), timeout=30) as client, \
+                    anyio.create_task_group() as tg:
+                for i in range(10):
+                    tg.start_soon(one, i, client)
+
+        anyio.run(main)
+    assert len(results) == 10 and all(r["text"] == expected_text(8) for r in results)
+    rows = sql(database_url, "SELECT status, tokens_generated, cost_far FROM far_mesh_sessions WHERE request_id LIKE 'load-%'")
+    assert len(rows) == 10 and all(r["status"] == "completed" and r["tokens_generated"] == 8 for r in rows)
+    assert sum(r["cost_far"] for r in rows) == Decimal("0.008")
+    assert sql(database_url, "SELECT sum(payment_far) AS s FROM far_session_contributions")[0]["s"] == Decimal("0.008")
+
+
+def test_generation_metrics_are_exported(live: LiveServer, key: str, gateway: SyntheticGateway) -> None:
+    add_node(live, "nodeA", gateway)
+    generate(live, key)
+    text = httpx.get(live.url + "/metrics").text
+    assert "farlabs:time_to_first_token_seconds_count 1.0" in text
+    assert "farlabs:inter_token_latency_seconds_count 4.0" in text
+    assert "farlabs:generation_tokens_total 5.0" in text
