@@ -185,22 +185,25 @@ class DiscoveryAgent:
             return self.heartbeat_interval_s
         return min(MAX_BACKOFF_S, MIN_BACKOFF_S * 2 ** (self.failures - 1))
 
+    async def tick(self) -> float:
+        """One attempt: register if needed, then heartbeat. Returns the seconds to wait before the next one."""
+        try:
+            if self.node_token is None:
+                await self.register()
+                self.emit(f"Registered with {self.server_url} (node {self.node_id})")
+            await self.heartbeat()
+            self.failures = 0
+        except (httpx.HTTPError, RegistrationError, ValueError, KeyError) as exc:
+            self.failures += 1
+            logger.warning("discovery server unavailable (%s); retrying in %.0f s", exc, self.next_delay_s())
+        return self.next_delay_s()
+
     async def run(self, stop: asyncio.Event) -> None:
         """Register, then heartbeat until `stop` is set; survive server outages."""
         while not stop.is_set():
+            delay = await self.tick()
             try:
-                if self.node_token is None:
-                    await self.register()
-                    self.emit(f"Registered with {self.server_url} (node {self.node_id})")
-                await self.heartbeat()
-                self.failures = 0
-            except (httpx.HTTPError, RegistrationError, ValueError, KeyError) as exc:
-                self.failures += 1
-                logger.warning(
-                    "discovery server unavailable (%s); retrying in %.0f s", exc, self.next_delay_s()
-                )
-            try:
-                await asyncio.wait_for(stop.wait(), self.next_delay_s())
+                await asyncio.wait_for(stop.wait(), delay)
             except asyncio.TimeoutError:
                 pass
 
