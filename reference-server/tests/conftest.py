@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
+import httpx
 import pytest
 from eth_account import Account
 from starlette.testclient import TestClient
@@ -21,6 +23,9 @@ from farlabs_server.db.embedded import EmbeddedPostgres
 from farlabs_server.db.migrate import apply_migrations
 from farlabs_server.discovery.signatures import authorization_message, registration_message, sign_message
 from farlabs_server.settings import Settings
+
+if TYPE_CHECKING:
+    from synthetic_gateway import SyntheticGateway
 
 _counter = itertools.count()
 
@@ -265,3 +270,28 @@ def new_api_key(dsn: str, *, role: keys.Role = "app", rate_limit_rpm: int | None
             await conn.close()
 
     return anyio.run(run)
+
+
+MODEL = "test/tiny"
+
+
+@pytest.fixture
+def key(live: LiveServer, database_url: str) -> str:
+    """An app API key on the live server's database."""
+    return new_api_key(database_url)
+
+
+def add_node(live: LiveServer, name: str, gateway: SyntheticGateway | None, *, start: int = 0, end: int = 4,
+             total: int = 4, mode: str = "swarm", region: str | None = None) -> dict[str, Any]:
+    ident = NodeIdentity(wallet=Account.create(), node=Account.create(), name=name)
+    body = ident.registration(FakeClock(), model_id=MODEL, start_block=start, end_block=end, total_blocks=total,
+                              mode=mode, region=region, peer_id=f"12D3KooW{name}",
+                              gateway_url=gateway.url if gateway else None)
+    response = httpx.post(live.url + "/nodes/register", json=body)
+    assert response.status_code == 201, response.text
+    reg: dict[str, Any] = response.json()
+    if gateway is not None:
+        gateway.token = reg["gateway_token"]
+    return reg
+
+

@@ -13,31 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
-from eth_account import Account
 from synthetic_gateway import Behaviour, SyntheticGateway, expected_text
 
-from conftest import FakeClock, LiveServer, NodeIdentity, auth, new_api_key, sql
-
-MODEL = "test/tiny"
-
-
-@pytest.fixture
-def key(live: LiveServer, database_url: str) -> str:
-    return new_api_key(database_url)
-
-
-def add_node(live: LiveServer, name: str, gateway: SyntheticGateway | None, *, start: int = 0, end: int = 4,
-             total: int = 4, mode: str = "swarm", region: str | None = None) -> dict[str, Any]:
-    ident = NodeIdentity(wallet=Account.create(), node=Account.create(), name=name)
-    body = ident.registration(FakeClock(), model_id=MODEL, start_block=start, end_block=end, total_blocks=total,
-                              mode=mode, region=region, peer_id=f"12D3KooW{name}",
-                              gateway_url=gateway.url if gateway else None)
-    response = httpx.post(live.url + "/nodes/register", json=body)
-    assert response.status_code == 201, response.text
-    reg: dict[str, Any] = response.json()
-    if gateway is not None:
-        gateway.token = reg["gateway_token"]
-    return reg
+from conftest import MODEL, LiveServer, add_node, auth, sql
 
 
 def sse_events(response: httpx.Response) -> Iterator[tuple[str, dict[str, Any] | str]]:
