@@ -316,3 +316,4 @@ def test_generation_metrics_are_exported(live: LiveServer, key: str, gateway: Sy
     assert "farlabs:time_to_first_token_seconds_count 1.0" in text
     assert "farlabs:inter_token_latency_seconds_count 4.0" in text
     assert "farlabs:generation_tokens_total 5.0" in text
+    assert "farlabs:time_to_first_token_seconds_p95 " in text and "farlabs:inter_token_latency_seconds_p95 " in text

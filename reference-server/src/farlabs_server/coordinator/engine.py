@@ -176,7 +176,7 @@ class Generation:
         assert self.result is not None
         yield self.result
 
-    async def _generate(self, started: float) -> AsyncIterator[TokenEvent]:
+    async def _generate(self, started: float) -> AsyncGenerator[TokenEvent, None]:
         cfg = self.c.config
         p = self.progress
         tried: set[uuid.UUID] = set()
@@ -221,7 +221,7 @@ class Generation:
         self.route = await self.c.refresh_route(self.model_id, self.req.region)
         return next((g for g in self.route.gateways if g.node_id not in tried), None)
 
-    async def _stream_from(self, gateway: Gateway, segment: _Segment, started: float) -> AsyncIterator[TokenEvent]:
+    async def _stream_from(self, gateway: Gateway, segment: _Segment, started: float) -> AsyncGenerator[TokenEvent, None]:
         cfg, p, req = self.c.config, self.progress, self.req
         body = {
             "request_id": self.request_id, "prompt": req.prompt,
