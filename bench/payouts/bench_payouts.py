@@ -87,8 +87,9 @@ def measure_planning(count: int, wallets: int = 5_000, seed: int = 11) -> tuple[
     addresses = [Account.from_key(rng.randbytes(32)).address for _ in range(wallets)]
     scale = Decimal("1e-18")
     contributions = [
-        Contribution(addresses[rng.randrange(wallets)], uuid.UUID(int=rng.getrandbits(128)),
-                     Decimal(rng.randrange(10**15, 10**19)) * scale)
+        Contribution(
+            addresses[rng.randrange(wallets)], uuid.UUID(int=rng.getrandbits(128)), Decimal(rng.randrange(10**15, 10**19)) * scale
+        )
         for _ in range(count)
     ]
     started = time.perf_counter()
@@ -105,7 +106,10 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
 
     rows = measure_gas(sizes)
-    print("| recipients | batch, new payees (gas/recipient) | batch, new, unlimited allowance | batch, repeat payees | separate transfer() | saving (new) | batch gas used / limit |")
+    print(
+        "| recipients | batch, new payees (gas/recipient) | batch, new, unlimited allowance | batch, repeat payees "
+        "| separate transfer() | saving (new) | batch gas used / limit |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         saving = 1 - float(r["batch_new"]) / float(r["transfer"])  # type: ignore[arg-type]

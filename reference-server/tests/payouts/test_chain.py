@@ -174,7 +174,10 @@ def test_same_nonce_replacement_fees() -> None:
 
 def test_ownership_moves_in_two_steps(chain: PayoutChain, others: list[LocalAccount], txs: type) -> None:
     successor = PayoutChain(chain.w3, chain.token.address, chain.payout.address, others[1])
-    txs.mined(chain, chain.sign_call(chain.payout.address, chain.payout.encode_abi("transferOwnership", args=[others[1].address]), gas=80_000))
+    txs.mined(
+        chain,
+        chain.sign_call(chain.payout.address, chain.payout.encode_abi("transferOwnership", args=[others[1].address]), gas=80_000),
+    )
     assert chain.payout.functions.owner().call() == chain.payer.address  # not yet
     accept = chain.payout.encode_abi("acceptOwnership", args=[])
     stranger = txs.send_and_confirm(chain, chain.sign_call(chain.payout.address, accept, gas=80_000))

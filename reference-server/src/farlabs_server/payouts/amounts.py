@@ -41,7 +41,7 @@ def far_to_wei(amount_far: Decimal | int | str) -> int:
         raise AmountError(f"{amount_far} FAR is not a whole number of wei (at most {FAR_DECIMALS} decimal places)")
     if wei > MAX_UINT256:
         raise AmountError(f"{amount_far} FAR does not fit in uint256")
-    return wei
+    return int(wei)
 
 
 def wei_to_far(amount_wei: int) -> Decimal:

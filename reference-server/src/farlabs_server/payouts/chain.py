@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
@@ -44,7 +44,7 @@ class ConfirmationTimeout(ChainError):
         self.last = last
 
 
-class TxStatus(str, Enum):
+class TxStatus(StrEnum):
     """Where a transaction stands, as far as the connected node knows."""
 
     PENDING = "pending"  # known to the node, not in a block yet
@@ -75,7 +75,10 @@ class Fees:
 
     def bumped(self, percent: int = 15) -> Fees:
         """Fees for a same-nonce replacement; nodes demand at least +10 % on every fee field."""
-        bump = lambda value: None if value is None else value * (100 + percent) // 100 + 1  # noqa: E731
+
+        def bump(value: int | None) -> int | None:
+            return None if value is None else value * (100 + percent) // 100 + 1
+
         return Fees(bump(self.max_fee_per_gas), bump(self.max_priority_fee_per_gas), bump(self.gas_price))
 
     def as_tx_fields(self) -> dict[str, int]:
@@ -114,9 +117,7 @@ class PayoutChain:
         self.w3 = w3
         self.payer = payer
         self.chain_id: int = w3.eth.chain_id
-        self.token: Contract = w3.eth.contract(
-            address=Web3.to_checksum_address(token_address), abi=load_artifact("FarToken").abi
-        )
+        self.token: Contract = w3.eth.contract(address=Web3.to_checksum_address(token_address), abi=load_artifact("FarToken").abi)
         self.payout: Contract = w3.eth.contract(
             address=Web3.to_checksum_address(payout_address), abi=load_artifact("FarBatchPayout").abi
         )
@@ -199,9 +200,7 @@ class PayoutChain:
         data = self.token.encode_abi("approve", args=[self.payout.address, amount_wei])
         return self.sign_call(self.token.address, data, gas=gas)
 
-    def sign_call(
-        self, to: str, data: str, *, gas: int, nonce: int | None = None, fees: Fees | None = None
-    ) -> SignedTx:
+    def sign_call(self, to: str, data: str, *, gas: int, nonce: int | None = None, fees: Fees | None = None) -> SignedTx:
         """Sign a contract call from the payer with every field explicit (no estimation)."""
         nonce = self.next_nonce() if nonce is None else nonce
         fees = self.current_fees() if fees is None else fees

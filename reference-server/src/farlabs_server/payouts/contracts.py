@@ -13,8 +13,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from eth_abi import decode
-from eth_utils import function_abi_to_4byte_selector
+from eth_abi.abi import decode
+from eth_utils.abi import function_abi_to_4byte_selector
 from hexbytes import HexBytes
 
 CONTRACT_NAMES = ("FarToken", "FarBatchPayout")
@@ -53,7 +53,7 @@ def _custom_errors() -> dict[bytes, tuple[str, list[str], list[str]]]:
     for name in CONTRACT_NAMES:
         for item in load_artifact(name).abi:
             if item["type"] == "error":
-                selector = function_abi_to_4byte_selector(item)
+                selector = function_abi_to_4byte_selector(item)  # type: ignore[arg-type]
                 errors[selector] = (
                     item["name"],
                     [i["name"] for i in item["inputs"]],
@@ -69,15 +69,13 @@ def decode_revert(data: bytes | str | None) -> str:
         return "reverted without a reason"
     selector, payload = raw[:4], raw[4:]
     if selector == bytes.fromhex("08c379a0"):  # Error(string)
-        return decode(["string"], payload)[0]
+        return str(decode(["string"], payload)[0])
     known = _custom_errors().get(selector)
     if known is None:
         return f"reverted with unknown error 0x{raw.hex()}"
     error_name, names, types = known
     values = decode(types, payload)
-    shown = ", ".join(
-        f"{n}=0x{v.hex()}" if isinstance(v, bytes) else f"{n}={v}" for n, v in zip(names, values, strict=True)
-    )
+    shown = ", ".join(f"{n}=0x{v.hex()}" if isinstance(v, bytes) else f"{n}={v}" for n, v in zip(names, values, strict=True))
     return f"{error_name}({shown})"
 
 

@@ -32,7 +32,8 @@ def load_payer(
         raise PayerKeyError("give either a private key or a keystore file for the payer, not both")
     if private_key:
         try:
-            return Account.from_key(private_key.strip())
+            account: LocalAccount = Account.from_key(private_key.strip())
+            return account
         except Exception:  # the message of a parse error could echo the key: say nothing of it
             raise PayerKeyError("the payer private key is not a valid 32-byte hex key") from None
     if keystore_path:
@@ -55,4 +56,5 @@ def _from_keystore(path: Path, password: str | None) -> LocalAccount:
         raise PayerKeyError(f"the keystore {path} does not open with this password") from None
     except Exception:
         raise PayerKeyError(f"the keystore {path} is not a valid encrypted key file") from None
-    return Account.from_key(key)
+    account: LocalAccount = Account.from_key(key)
+    return account

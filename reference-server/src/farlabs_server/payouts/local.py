@@ -35,7 +35,9 @@ class Deployment:
 def in_process_web3() -> tuple[Web3, list[LocalAccount]]:
     """A fresh in-process chain and its pre-funded accounts (their keys are public test keys)."""
     provider = EthereumTesterProvider()
-    keys = provider.ethereum_tester.backend.account_keys
+    tester = provider.ethereum_tester
+    assert tester is not None  # set by the constructor
+    keys = tester.backend.account_keys
     accounts = [Account.from_key(key.to_bytes()) for key in keys]
     return Web3(provider), accounts
 
@@ -53,13 +55,17 @@ def local_chain(supply_wei: int = DEFAULT_LOCAL_SUPPLY_WEI) -> tuple[PayoutChain
     Returns the ready `PayoutChain` (payer = first pre-funded account) and the other pre-funded accounts.
     """
     w3, accounts = in_process_web3()
-    payer = accounts[0]
+    return deploy_and_fund(w3, accounts[0], supply_wei), accounts[1:]
+
+
+def deploy_and_fund(w3: Web3, payer: LocalAccount, supply_wei: int = DEFAULT_LOCAL_SUPPLY_WEI) -> PayoutChain:
+    """On a development chain: deploy both contracts from `payer`, mint it `supply_wei`, approve the payout contract."""
     deployment = deploy_contracts(w3, payer)
     chain = PayoutChain(w3, deployment.token_address, deployment.payout_address, payer)
     mint = chain.token.encode_abi("mint", args=[payer.address, supply_wei])
     _confirm(chain, chain.broadcast(chain.sign_call(chain.token.address, mint, gas=CALL_GAS)), "mint")
     _confirm(chain, chain.broadcast(chain.sign_approval()), "approve")
-    return chain, accounts[1:]
+    return chain
 
 
 def _deploy(w3: Web3, deployer: LocalAccount, name: str, args: list[object], gas: int) -> str:
@@ -90,4 +96,4 @@ def _deploy(w3: Web3, deployer: LocalAccount, name: str, args: list[object], gas
 def _confirm(chain: PayoutChain, tx_hash: str, what: str) -> None:
     seen = chain.wait_for_confirmations(tx_hash, 1, timeout_s=120, poll_interval_s=0.05)
     if seen.status is not TxStatus.MINED:
-        raise ChainError(f"{what} failed on the local chain: {seen.error}")
+        raise ChainError(f"{what} failed on the development chain: {seen.error}")

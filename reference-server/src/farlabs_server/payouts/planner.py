@@ -12,10 +12,11 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from eth_abi import encode
-from eth_utils import keccak, to_checksum_address
+from eth_abi.abi import encode
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 
 from .amounts import WEI_PER_FAR, AmountError, far_to_wei, wei_to_far
 
@@ -131,7 +132,7 @@ def plan_payouts(
         raise PlanError("period_start must be a date")
 
     wallet_keys: dict[str, str] = {}  # as given -> lowercase; validates each distinct spelling once
-    owed: dict[str, list] = {}  # lowercase wallet -> [wei, [contribution ids]]
+    owed: dict[str, list[Any]] = {}  # lowercase wallet -> [wei, [contribution ids]]
     seen_ids: set[Hashable] = set()
     count = 0
     for wallet, contribution_id, amount in contributions:
@@ -198,9 +199,7 @@ def batch_gas_limit(recipient_count: int) -> int:
 
 
 def _batch(period_start: date, chain_id: int, index: int, payees: tuple[Payee, ...]) -> PlannedBatch:
-    batch_id = batch_id_for(
-        period_start, chain_id, [p.wallet_address for p in payees], [p.amount_wei for p in payees]
-    )
+    batch_id = batch_id_for(period_start, chain_id, [p.wallet_address for p in payees], [p.amount_wei for p in payees])
     return PlannedBatch(batch_id, index, payees, batch_gas_limit(len(payees)))
 
 
