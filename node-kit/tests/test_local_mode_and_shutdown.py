@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from _helpers import generate
 from conftest import GATEWAY_TOKEN, start_node

@@ -69,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     boot.add_argument("--port", type=int, default=DEFAULT_BOOTSTRAP_PORT)
     boot.add_argument("--identity-path", help="libp2p key file for a stable peer id (created if missing)")
     boot.add_argument("--maddr-file", help="also write the multiaddr to this file")
+    boot.add_argument("--public-ip", help="address to announce (behind NAT / when listening on 0.0.0.0)")
 
     status = sub.add_parser("status", help="show this node's configuration and gateway health")
     status.add_argument("--gateway-url")
@@ -152,7 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "bootstrap":
             from farlabs_node.swarm.bootstrap import run_bootstrap
 
-            run_bootstrap(args.host, args.port, identity_path=args.identity_path, maddr_file=args.maddr_file)
+            run_bootstrap(args.host, args.port, identity_path=args.identity_path, maddr_file=args.maddr_file,
+                          public_ip=args.public_ip)
             return 0
         if args.command == "status":
             from farlabs_node.status import show_status

@@ -10,7 +10,6 @@ import secrets
 import signal
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterator
 
 from farlabs_node.config import GATEWAY_TOKEN_FILENAME, HEARTBEAT_INTERVAL_S, node_home
@@ -132,6 +131,7 @@ async def _serve(opts: RunOptions) -> None:
     from farlabs_node.agent.hardware import hardware_snapshot, memory_line
     from farlabs_node.gateway.app import GatewayAuth, create_app
     from farlabs_node.models import resolve_model
+    from farlabs_node.swarm._dht_options import is_loopback
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -155,6 +155,7 @@ async def _serve(opts: RunOptions) -> None:
                     host=opts.host, port=opts.dht_port, identity_path=opts.identity_path, device=opts.device,
                     torch_dtype=opts.torch_dtype, quant_type=opts.quant_type, throughput=opts.throughput,
                     update_period_s=opts.update_period_s, public_name=opts.node_name or None,
+                    public_ip=opts.public_ip,
                 )
             )
             block_server.start()
@@ -178,7 +179,9 @@ async def _serve(opts: RunOptions) -> None:
         if gateway_task.done():
             gateway_task.result()  # raises the bind error
             raise RuntimeError("gateway stopped during start-up")
-        gateway_url = f"http://{opts.public_ip or opts.host}:{opts.gateway_port}"
+        # what the coordinator dials: the listen address on loopback, else the public address
+        advertised = opts.host if is_loopback(opts.host) else (opts.public_ip or opts.host)
+        gateway_url = f"http://{advertised}:{opts.gateway_port}"
         print(f"Gateway listening on http://{opts.host}:{opts.gateway_port} (POST /generate)", flush=True)
 
         throughput = _Throughput()

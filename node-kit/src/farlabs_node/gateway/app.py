@@ -7,7 +7,7 @@ import hmac
 import json
 import logging
 import threading
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator
 
 from pydantic import ValidationError
 from starlette.applications import Starlette
@@ -125,7 +125,9 @@ async def _stream(
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
     cancel = threading.Event()
     result = GenerationResult()
-    put: Callable[[tuple[str, Any]], None] = lambda item: loop.call_soon_threadsafe(queue.put_nowait, item)
+
+    def put(item: tuple[str, Any]) -> None:  # called from the worker thread
+        loop.call_soon_threadsafe(queue.put_nowait, item)
 
     def work() -> None:
         try:

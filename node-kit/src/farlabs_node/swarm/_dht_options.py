@@ -7,8 +7,13 @@ from typing import Any
 from farlabs_node.config import DEFAULT_HOST
 
 
-def closed_dht_kwargs(host: str = DEFAULT_HOST, port: int = 0, identity_path: str | None = None) -> dict[str, Any]:
-    """kwargs for `hivemind.DHT` (and Petals' Server, which forwards them) that reach nothing beyond `host`."""
+def closed_dht_kwargs(
+    host: str = DEFAULT_HOST, port: int = 0, identity_path: str | None = None, public_ip: str | None = None
+) -> dict[str, Any]:
+    """kwargs for `hivemind.DHT` (and Petals' Server, which forwards them) that reach nothing beyond `host`.
+
+    With `public_ip` and a fixed `port`, peers are told to dial that address (a node behind a port forward).
+    """
     kwargs: dict[str, Any] = {
         "host_maddrs": [f"/ip4/{host}/tcp/{port}"],
         "nat_port_map": False,
@@ -18,7 +23,13 @@ def closed_dht_kwargs(host: str = DEFAULT_HOST, port: int = 0, identity_path: st
     }
     if identity_path:
         kwargs["identity_path"] = identity_path
+    if public_ip and port and not is_loopback(host) and public_ip != host:
+        kwargs["announce_maddrs"] = [f"/ip{6 if ':' in public_ip else 4}/{public_ip}/tcp/{port}"]
     return kwargs
+
+
+def is_loopback(host: str) -> bool:
+    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
 
 
 def require_initial_peers(peers: list[str]) -> list[str]:

@@ -10,12 +10,15 @@ from pathlib import Path
 from farlabs_node.swarm._dht_options import closed_dht_kwargs
 
 
-def run_bootstrap(host: str, port: int, *, identity_path: str | None = None, maddr_file: str | None = None) -> None:
+def run_bootstrap(
+    host: str, port: int, *, identity_path: str | None = None, maddr_file: str | None = None,
+    public_ip: str | None = None,
+) -> None:
     """Run a DHT bootstrap peer on host:port until SIGINT/SIGTERM; print (and optionally write) its multiaddr."""
     import farlabs_node._compat  # noqa: F401  (before anything imports petals)
     import hivemind
 
-    dht = hivemind.DHT(start=True, **closed_dht_kwargs(host, port, identity_path))
+    dht = hivemind.DHT(start=True, **closed_dht_kwargs(host, port, identity_path, public_ip))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

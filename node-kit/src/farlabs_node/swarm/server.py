@@ -31,6 +31,7 @@ class BlockServerOptions:
     update_period_s: float = 60.0
     num_handlers: int = 4
     public_name: str | None = None
+    public_ip: str | None = None
 
 
 def parse_block_range(text: str) -> tuple[int, int]:
@@ -81,7 +82,7 @@ class BlockServer:
             mean_balance_check_period=3600.0,  # a rebalance moves blocks under the coordinator's feet
             reachable_via_relay=False,  # skips the reachability round-trip through other peers
             skip_reachability_check=True,
-            **closed_dht_kwargs(opts.host, opts.port, opts.identity_path),
+            **closed_dht_kwargs(opts.host, opts.port, opts.identity_path, opts.public_ip),
             **kwargs,
         )
 
