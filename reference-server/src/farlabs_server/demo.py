@@ -1,77 +1,27 @@
 """`make demo`: the whole mesh on one machine, on embedded defaults.
 
-Starts the reference server (embedded PostgreSQL), creates an API key for the demo, and — when the
-node environment exists — a DHT bootstrap peer and two far-node processes splitting the default model's
-blocks. Streams one answer to the terminal, prints how to call the server, and keeps everything running
-until Ctrl-C; then it stops every process group it started.
+Starts the reference server (embedded PostgreSQL) with an API key made for the demo, a DHT bootstrap peer
+and two far-node processes splitting SmolLM2's 30 blocks (0:15 and 15:30), streams one answer to the
+terminal through the coordinator, prints how to call the mesh, and keeps it running until Ctrl-C; then
+it stops every process it started.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
+import json
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
-from .settings import Settings
+from .localmesh import LocalMesh, NodeSpec
+from .settings import DEFAULT_MODEL_ID, Settings
 
-
-class Processes:
-    """Children in their own process groups, so stopping one stops everything it spawned."""
-
-    def __init__(self, log_dir: Path) -> None:
-        self.log_dir = log_dir
-        self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
-        log_dir.mkdir(parents=True, exist_ok=True)
-
-    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-        log = (self.log_dir / f"{name}.log").open("wb")
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                env={**os.environ, **(env or {})})
-        self.children.append((name, proc))
-        return proc
-
-    def log_text(self, name: str) -> str:
-        path = self.log_dir / f"{name}.log"
-        return path.read_text(errors="replace") if path.exists() else ""
-
-    def stop_all(self) -> None:
-        for _, proc in reversed(self.children):
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGINT)
-        deadline = time.monotonic() + 15
-        for _, proc in reversed(self.children):
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)  # whatever the group left behind
-
-
-def wait_until(check: Callable[[], bool], what: str, timeout_s: float, procs: Processes, name: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    proc = dict(procs.children)[name]
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{name} exited ({proc.returncode}) before {what}:\n{procs.log_text(name)[-3000:]}")
-        if check():
-            return
-        time.sleep(0.2)
-    raise TimeoutError(f"{what}: not ready after {timeout_s:.0f} s:\n{procs.log_text(name)[-3000:]}")
-
-
-def server_ready(base_url: str) -> bool:
-    try:
-        return httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
+PROMPT = "Explain quantum computing in simple terms"
 
 
 def create_demo_key() -> str:
@@ -80,19 +30,55 @@ def create_demo_key() -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
+def wait_for_coverage(base_url: str, api_key: str, model_id: str, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        r = httpx.get(f"{base_url}/models/{model_id}/nodes", headers={"Authorization": f"Bearer {api_key}"})
+        if r.status_code == 200 and r.json()["covered"]:
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"the nodes did not cover {model_id} within {timeout_s:.0f} s")
+
+
+def stream_answer(base_url: str, api_key: str) -> None:
+    print(f"\n> {PROMPT}\n", flush=True)
+    body = {"messages": [{"role": "user", "content": PROMPT}], "max_tokens": 80, "temperature": 0, "request_id": f"demo-{int(time.time())}"}
+    with httpx.stream("POST", f"{base_url}/mesh/inference/generate", json=body, timeout=300,
+                      headers={"Authorization": f"Bearer {api_key}"}) as r:
+        if r.status_code != 200:
+            print(f"(the mesh answered {r.status_code}: {r.read().decode()})")
+            return
+        event = "message"
+        for line in r.iter_lines():
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:"):
+                data = json.loads(line[5:])
+                if event == "message":
+                    print(data["token"], end="", flush=True)
+                elif event == "done":
+                    hops = " → ".join(f"{h['peer_id'][-6:] if h['peer_id'] else 'node'}[{h['start_block']}:{h['end_block']}]"
+                                      for h in data["route"])
+                    print(f"\n\n✓ {data['usage']['completion_tokens']} tokens, {data['cost_far']} FAR, "
+                          f"first token after {data['time_to_first_token_ms']:.0f} ms, route {hops}", flush=True)
+                else:
+                    print(f"\n(error: {data['error']['message']})", flush=True)
+                event = "message"
+
+
 def print_usage(base_url: str, api_key: str) -> None:
     print(f"""
 ──────────────────────────────────────────────────────────────────────
  Far Mesh is running.
    Base URL : {base_url}
-   API key  : {api_key}      (created for this demo; shown once)
+   API key  : {api_key}   (created for this demo)
    API docs : {base_url}/docs
 
  curl:
    curl -N {base_url}/mesh/inference/generate -H "Authorization: Bearer {api_key}" \\
         -H "Content-Type: application/json" -d '{{"prompt": "Explain quantum computing", "max_tokens": 50}}'
 
- Python SDK (pip install ./python-sdk):
+ Python SDK (.venv has it; elsewhere: pip install ./python-sdk):
    from farlabs import FarMesh
    mesh = FarMesh(api_key="{api_key}", base_url="{base_url}")
    print(mesh.chat("Explain quantum computing").text)
@@ -100,42 +86,56 @@ def print_usage(base_url: str, api_key: str) -> None:
  TypeScript SDK (@farlabs/sdk):
    const mesh = new FarMesh({{ apiKey: "{api_key}", baseURL: "{base_url}" }});
 
- Any OpenAI client: base_url="{base_url}/v1", api_key="{api_key}"
+ Any OpenAI client: base_url="{base_url}/v1", api_key="{api_key}", model="{DEFAULT_MODEL_ID}"
 
- More keys: farlabs-server keys create NAME     Stop: Ctrl-C
+ More keys: .venv/bin/farlabs-server keys create NAME        Stop: Ctrl-C
 ──────────────────────────────────────────────────────────────────────""", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="farlabs-server-demo", description=__doc__)
-    parser.add_argument("--node-venv", type=Path, default=None, help="the far-node environment (.venv-node)")
-    parser.add_argument("--log-dir", type=Path, default=Path(".farlabs/demo-logs"))
+    parser.add_argument("--node-venv", type=Path, default=Path(".venv-node"), help="the far-node environment")
+    parser.add_argument("--work-dir", type=Path, default=Path(".farlabs/demo"), help="logs and node homes")
     args = parser.parse_args(argv)
 
     settings = Settings()
-    base_url = f"http://{settings.host}:{settings.port}"
-    procs = Processes(args.log_dir)
+    node_bin = args.node_venv / "bin" / "far-node"
+    mesh = LocalMesh(work_dir=args.work_dir.resolve(), node_bin=node_bin.resolve(), model="smollm2",
+                     server_port=settings.port, admin_key=None)
     stop = False
 
     def on_signal(signum: int, frame: object) -> None:
         nonlocal stop
         stop = True
 
-    signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
         print("• preparing the embedded database and a demo API key…", flush=True)
         api_key = create_demo_key()
-        procs.start("server", [sys.executable, "-m", "farlabs_server.cli", "serve"])
-        wait_until(lambda: server_ready(base_url), "the server", 60, procs, "server")
-        print(f"✓ server ready at {base_url} (embedded PostgreSQL in {settings.data_dir})", flush=True)
-        print_usage(base_url, api_key)
-        print(f"(logs in {args.log_dir}/)", flush=True)
+        mesh.start_server()
+        print(f"✓ server ready at {mesh.url} (embedded PostgreSQL in {settings.data_dir})", flush=True)
+        if node_bin.exists():
+            print("• preparing SmolLM2-135M-Instruct (converted once, then cached)…", flush=True)
+            mesh.prepare_model()
+            mesh.start_bootstrap()
+            print(f"✓ DHT bootstrap peer at {mesh.maddr}", flush=True)
+            nodes = [mesh.start_node(NodeSpec("far-node-a", "0:15")), mesh.start_node(NodeSpec("far-node-b", "15:30"))]
+            print("• starting two nodes (blocks 0:15 and 15:30)…", flush=True)
+            mesh.wait_ready(nodes)
+            wait_for_coverage(mesh.url, api_key, DEFAULT_MODEL_ID)
+            print("✓ both nodes are serving and registered", flush=True)
+            stream_answer(mesh.url, api_key)
+        else:
+            print(f"(no node environment at {args.node_venv}: running the server alone)", flush=True)
+        print_usage(mesh.url, api_key)
+        print(f"(logs in {mesh.work_dir}/)", flush=True)
         while not stop:
             time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
     finally:
         print("\n• stopping every process the demo started…", flush=True)
-        procs.stop_all()
+        mesh.stop_all()
         print("✓ stopped", flush=True)
     return 0
 
