@@ -42,7 +42,8 @@ def wait_for_coverage(base_url: str, api_key: str, model_id: str, timeout_s: flo
 
 def stream_answer(base_url: str, api_key: str) -> None:
     print(f"\n> {PROMPT}\n", flush=True)
-    body = {"messages": [{"role": "user", "content": PROMPT}], "max_tokens": 80, "temperature": 0, "request_id": f"demo-{int(time.time())}"}
+    body = {"messages": [{"role": "user", "content": PROMPT}], "max_tokens": 80, "temperature": 0,
+            "request_id": f"demo-{int(time.time())}"}
     with httpx.stream("POST", f"{base_url}/mesh/inference/generate", json=body, timeout=300,
                       headers={"Authorization": f"Bearer {api_key}"}) as r:
         if r.status_code != 200:
