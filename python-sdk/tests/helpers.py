@@ -47,17 +47,35 @@ def error_event(type_: str, code: str, message: str = "boom", **extra: Any) -> b
 
 
 KEEP_ALIVE = b": keep-alive\n\n"
+
+
+def keep_alives(count: int, every_s: float = 0.02) -> list[Chunk]:
+    """A stalled stream: only keep-alive comments, `every_s` apart."""
+    return [every_s, KEEP_ALIVE] * count
+
+
 HELLO_WORLD = [token("Hello", 1, "0.0001"), token(" world", 2, "0.0002"), done()]
 
 
-def envelope(status: int, type_: str, code: str, *, headers: dict[str, str] | None = None,
-             param: str | None = None) -> httpx.Response:
-    error: dict[str, Any] = {"type": type_, "code": code, "message": f"{code} happened",
-                             "request_id": "req_err"}
+def envelope(
+    status: int,
+    type_: str,
+    code: str,
+    *,
+    headers: dict[str, str] | None = None,
+    param: str | None = None,
+) -> httpx.Response:
+    error: dict[str, Any] = {
+        "type": type_,
+        "code": code,
+        "message": f"{code} happened",
+        "request_id": "req_err",
+    }
     if param:
         error["param"] = param
-    return httpx.Response(status, json={"error": error},
-                          headers={"x-request-id": "req_err", **(headers or {})})
+    return httpx.Response(
+        status, json={"error": error}, headers={"x-request-id": "req_err", **(headers or {})}
+    )
 
 
 def _sync_body(chunks: Iterable[Chunk]) -> Iterator[bytes]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 import httpx
@@ -12,15 +12,21 @@ import respx
 import farlabs
 from farlabs import AsyncFarMesh, FarMesh, Timeout
 
-from .helpers import HELLO_WORLD, KEEP_ALIVE, Chunk, envelope, error_event, sse, token
+from .helpers import HELLO_WORLD, KEEP_ALIVE, Chunk, envelope, error_event, keep_alives, sse, token
 
 pytestmark = pytest.mark.anyio
 GENERATE = "/mesh/inference/generate"
-DONE_JSON = {"request_id": "r1", "finish_reason": "stop", "text": "Hi there", "cost_far": "0.0002",
-             "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}, "route": []}
+DONE_JSON = {
+    "request_id": "r1",
+    "finish_reason": "stop",
+    "text": "Hi there",
+    "cost_far": "0.0002",
+    "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+    "route": [],
+}
 
 
-def bodies(*attempts: list[Chunk]) -> Callable[[httpx.Request], httpx.Response]:
+def bodies(*attempts: Sequence[Chunk]) -> Callable[[httpx.Request], httpx.Response]:
     queue = list(attempts)
     return lambda request: sse(queue.pop(0), is_async=True)
 
@@ -73,12 +79,16 @@ async def test_http_error_at_await(mock: respx.MockRouter) -> None:
                 pytest.fail("no token expected")
 
 
-async def test_retries_keep_the_idempotency_key(mock: respx.MockRouter, sleeps: list[float]) -> None:
-    route = mock.post(GENERATE).mock(side_effect=[
-        envelope(429, "rate_limit_error", "rate_limited", headers={"retry-after": "1.5"}),
-        httpx.ReadError("reset"),
-        sse(HELLO_WORLD, is_async=True),
-    ])
+async def test_retries_keep_the_idempotency_key(
+    mock: respx.MockRouter, sleeps: list[float]
+) -> None:
+    route = mock.post(GENERATE).mock(
+        side_effect=[
+            envelope(429, "rate_limit_error", "rate_limited", headers={"retry-after": "1.5"}),
+            httpx.ReadError("reset"),
+            sse(HELLO_WORLD, is_async=True),
+        ]
+    )
     async with AsyncFarMesh() as mesh:
         assert "".join([t async for t in mesh.chat_stream("hi")]) == "Hello world"
     assert route.call_count == 3 and sleeps[0] == 1.5
@@ -86,8 +96,11 @@ async def test_retries_keep_the_idempotency_key(mock: respx.MockRouter, sleeps: 
 
 
 async def test_retry_before_first_token_only(mock: respx.MockRouter, sleeps: list[float]) -> None:
-    route = mock.post(GENERATE).mock(side_effect=bodies(
-        [error_event("api_error", "internal")], [token("Hel", 1, "0.0001")], HELLO_WORLD))
+    route = mock.post(GENERATE).mock(
+        side_effect=bodies(
+            [error_event("api_error", "internal")], [token("Hel", 1, "0.0001")], HELLO_WORLD
+        )
+    )
     async with AsyncFarMesh() as mesh:
         stream = mesh.chat_stream("hi")
         with pytest.raises(farlabs.APIConnectionError) as info:
@@ -99,8 +112,14 @@ async def test_retry_before_first_token_only(mock: respx.MockRouter, sleeps: lis
 
 
 async def test_error_event_mid_stream(mock: respx.MockRouter) -> None:
-    mock.post(GENERATE).mock(side_effect=bodies(
-        [token("Quan", 1, "0.0001"), error_event("stream_interrupted", "lost", partial_text="Quan")]))
+    mock.post(GENERATE).mock(
+        side_effect=bodies(
+            [
+                token("Quan", 1, "0.0001"),
+                error_event("stream_interrupted", "lost", partial_text="Quan"),
+            ]
+        )
+    )
     async with AsyncFarMesh() as mesh:
         with pytest.raises(farlabs.StreamInterruptedError) as info:
             async for _ in mesh.chat_stream("hi"):
@@ -118,7 +137,7 @@ async def test_silent_stall_is_cut_at_the_idle_limit(mock: respx.MockRouter) -> 
 
 
 async def test_keep_alives_do_not_reset_the_idle_limit(mock: respx.MockRouter) -> None:
-    body: list[Chunk] = [token("Hel", 1, "0.0001")] + [0.02, KEEP_ALIVE] * 500
+    body: list[Chunk] = [token("Hel", 1, "0.0001"), *keep_alives(500)]
     mock.post(GENERATE).mock(side_effect=bodies(body))
     async with AsyncFarMesh(timeout=Timeout(idle=0.2)) as mesh:
         with pytest.raises(farlabs.APITimeoutError) as info:
@@ -154,11 +173,10 @@ async def test_deadline_while_waiting_for_headers(mock: respx.MockRouter) -> Non
 async def test_early_close(mock: respx.MockRouter) -> None:
     many = [token(f"t{i}", i + 1, f"0.000{i + 1}") for i in range(5)]
     mock.post(GENERATE).mock(side_effect=bodies(many))
-    async with AsyncFarMesh() as mesh:
-        async with mesh.chat_stream("hi") as stream:
-            async for tok in stream:
-                if tok == "t2":
-                    break
+    async with AsyncFarMesh() as mesh, mesh.chat_stream("hi") as stream:
+        async for tok in stream:
+            if tok == "t2":
+                break
     assert stream.text == "t0t1t2" and stream.finish_reason == "cancelled"
     assert stream.usage.completion_tokens == 3 and stream.cost_far == Decimal("0.0003")
     assert stream._response is not None and stream._response.is_closed

@@ -56,7 +56,10 @@ def test_retryable_statuses_without_envelope(status: int) -> None:
 
 def test_retry_after_honoured_within_cap_only() -> None:
     retry = RetryController(5, Deadline(None))
-    assert retry.delay_before_retry(farlabs.RateLimitError("slow", status_code=429, retry_after=7)) == 7
+    assert (
+        retry.delay_before_retry(farlabs.RateLimitError("slow", status_code=429, retry_after=7))
+        == 7
+    )
     too_long = farlabs.RateLimitError("slow", status_code=429, retry_after=C.MAX_RETRY_AFTER_S + 1)
     assert retry.delay_before_retry(too_long) is None
 

@@ -14,9 +14,13 @@ from farlabs import FarMesh, Timeout
 from .helpers import BASE_URL, done, envelope, sent_json
 
 DONE_JSON = {
-    "request_id": "test_001", "session_id": "s1", "model_id": "m", "finish_reason": "stop",
+    "request_id": "test_001",
+    "session_id": "s1",
+    "model_id": "m",
+    "finish_reason": "stop",
     "usage": {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12},
-    "cost_far": "0.0003", "text": "Quantum is fun",
+    "cost_far": "0.0003",
+    "text": "Quantum is fun",
     "route": [{"node_id": "n1", "peer_id": "12D3KooA", "start_block": 0, "end_block": 30}],
     "time_to_first_token_ms": 12.5,
 }
@@ -26,17 +30,33 @@ OK = httpx.Response(200, json=DONE_JSON)
 def test_chat_returns_the_full_response(mock: respx.MockRouter) -> None:
     route = mock.post("/mesh/inference/generate").mock(return_value=OK)
     with FarMesh(api_key="fl_test") as mesh:
-        response = mesh.chat("Explain quantum computing", model="m", max_tokens=3, temperature=0,
-                             top_p=0.9, stop="\n\n", seed=42, user_wallet="0xabc")
+        response = mesh.chat(
+            "Explain quantum computing",
+            model="m",
+            max_tokens=3,
+            temperature=0,
+            top_p=0.9,
+            stop="\n\n",
+            seed=42,
+            user_wallet="0xabc",
+        )
     assert response.text == "Quantum is fun"
     assert response.cost_far == Decimal("0.0003") and isinstance(response.cost_far, Decimal)
     assert (response.usage.prompt_tokens, response.usage.completion_tokens) == (9, 3)
     assert response.finish_reason == "stop" and response.request_id == "test_001"
     assert response.route[0].peer_id == "12D3KooA" and response.route[0].end_block == 30
     body = sent_json(route.calls.last)
-    assert body == {"prompt": "Explain quantum computing", "model_id": "m", "max_tokens": 3,
-                    "temperature": 0, "top_p": 0.9, "stop": "\n\n", "seed": 42,
-                    "user_wallet": "0xabc", "stream": False}
+    assert body == {
+        "prompt": "Explain quantum computing",
+        "model_id": "m",
+        "max_tokens": 3,
+        "temperature": 0,
+        "top_p": 0.9,
+        "stop": "\n\n",
+        "seed": 42,
+        "user_wallet": "0xabc",
+        "stream": False,
+    }
     request = route.calls.last.request
     assert request.headers["authorization"] == "Bearer fl_test"
     assert request.headers["idempotency-key"].startswith("req_")
@@ -44,13 +64,17 @@ def test_chat_returns_the_full_response(mock: respx.MockRouter) -> None:
 
 def test_messages_and_request_id(mock: respx.MockRouter) -> None:
     route = mock.post("/mesh/inference/generate").mock(return_value=OK)
-    messages = [{"role": "system", "content": "Be brief"},
-                farlabs.Message(role="user", content="Hi")]
+    messages: list[dict[str, str] | farlabs.Message] = [
+        {"role": "system", "content": "Be brief"},
+        farlabs.Message(role="user", content="Hi"),
+    ]
     with FarMesh() as mesh:
         mesh.chat(messages, request_id="my_req")
     body = sent_json(route.calls.last)
-    assert body["messages"] == [{"role": "system", "content": "Be brief"},
-                                {"role": "user", "content": "Hi"}]
+    assert body["messages"] == [
+        {"role": "system", "content": "Be brief"},
+        {"role": "user", "content": "Hi"},
+    ]
     assert "prompt" not in body and body["request_id"] == "my_req"
     # With a request id and no explicit key, the request id is the idempotency key.
     assert route.calls.last.request.headers["idempotency-key"] == "my_req"
@@ -71,21 +95,26 @@ def test_messages_and_request_id(mock: respx.MockRouter) -> None:
     ],
 )
 def test_bad_input_is_refused_before_sending(
-    mock: respx.MockRouter, call_input: object, params: dict[str, object],
-    error: type[Exception], match: str,
+    mock: respx.MockRouter,
+    call_input: object,
+    params: dict[str, object],
+    error: type[Exception],
+    match: str,
 ) -> None:
     route = mock.post("/mesh/inference/generate").mock(return_value=OK)
     with FarMesh() as mesh, pytest.raises(error, match=match):
-        mesh.chat(call_input, **params)  # type: ignore[arg-type]
+        mesh.chat(call_input, **params)  # type: ignore[call-overload]
     assert not route.called
 
 
 def test_retries_keep_the_idempotency_key(mock: respx.MockRouter, sleeps: list[float]) -> None:
-    route = mock.post("/mesh/inference/generate").mock(side_effect=[
-        envelope(503, "overloaded_error", "no_capacity"),
-        httpx.ConnectError("refused"),
-        OK,
-    ])
+    route = mock.post("/mesh/inference/generate").mock(
+        side_effect=[
+            envelope(503, "overloaded_error", "no_capacity"),
+            httpx.ConnectError("refused"),
+            OK,
+        ]
+    )
     with FarMesh() as mesh:
         assert mesh.chat("hi").text == "Quantum is fun"
     keys = {call.request.headers["idempotency-key"] for call in route.calls}
@@ -94,8 +123,12 @@ def test_retries_keep_the_idempotency_key(mock: respx.MockRouter, sleeps: list[f
 
 
 def test_retry_after_is_honoured(mock: respx.MockRouter, sleeps: list[float]) -> None:
-    mock.post("/mesh/inference/generate").mock(side_effect=[
-        envelope(429, "rate_limit_error", "rate_limited", headers={"retry-after": "2"}), OK])
+    mock.post("/mesh/inference/generate").mock(
+        side_effect=[
+            envelope(429, "rate_limit_error", "rate_limited", headers={"retry-after": "2"}),
+            OK,
+        ]
+    )
     with FarMesh() as mesh:
         mesh.chat("hi")
     assert sleeps == [2.0]
@@ -103,7 +136,10 @@ def test_retry_after_is_honoured(mock: respx.MockRouter, sleeps: list[float]) ->
 
 def test_retry_after_beyond_the_cap_is_raised(mock: respx.MockRouter, sleeps: list[float]) -> None:
     route = mock.post("/mesh/inference/generate").mock(
-        return_value=envelope(429, "rate_limit_error", "rate_limited", headers={"retry-after": "3600"}))
+        return_value=envelope(
+            429, "rate_limit_error", "rate_limited", headers={"retry-after": "3600"}
+        )
+    )
     with FarMesh() as mesh, pytest.raises(farlabs.RateLimitError) as info:
         mesh.chat("hi")
     assert info.value.retry_after == 3600 and route.call_count == 1 and sleeps == []
@@ -119,7 +155,8 @@ def test_gives_up_after_max_retries(mock: respx.MockRouter, sleeps: list[float])
 
 def test_per_call_max_retries(mock: respx.MockRouter, sleeps: list[float]) -> None:
     route = mock.post("/mesh/inference/generate").mock(
-        return_value=envelope(500, "api_error", "internal"))
+        return_value=envelope(500, "api_error", "internal")
+    )
     with FarMesh() as mesh, pytest.raises(farlabs.InternalServerError):
         mesh.chat("hi", max_retries=0)
     assert route.call_count == 1
@@ -127,18 +164,24 @@ def test_per_call_max_retries(mock: respx.MockRouter, sleeps: list[float]) -> No
 
 def test_client_errors_are_not_retried_and_carry_details(mock: respx.MockRouter) -> None:
     route = mock.post("/mesh/inference/generate").mock(
-        return_value=envelope(422, "invalid_request_error", "validation_error", param="max_tokens"))
+        return_value=envelope(422, "invalid_request_error", "validation_error", param="max_tokens")
+    )
     with FarMesh() as mesh, pytest.raises(farlabs.BadRequestError) as info:
         mesh.chat("hi", max_tokens=99999)
     error = info.value
     assert route.call_count == 1
     assert (error.status_code, error.code, error.param, error.request_id) == (
-        422, "validation_error", "max_tokens", "req_err")
+        422,
+        "validation_error",
+        "max_tokens",
+        "req_err",
+    )
 
 
 def test_missing_key_hint(mock: respx.MockRouter) -> None:
     mock.post("/mesh/inference/generate").mock(
-        return_value=envelope(401, "authentication_error", "missing_credentials"))
+        return_value=envelope(401, "authentication_error", "missing_credentials")
+    )
     with FarMesh() as mesh, pytest.raises(farlabs.AuthenticationError, match="FARLABS_API_KEY"):
         mesh.chat("hi")
 
@@ -146,7 +189,8 @@ def test_missing_key_hint(mock: respx.MockRouter) -> None:
 def test_deadline_stops_retries(mock: respx.MockRouter, sleeps: list[float]) -> None:
     # Waiting out Retry-After would pass the 1 s deadline: raise now instead.
     route = mock.post("/mesh/inference/generate").mock(
-        return_value=envelope(503, "overloaded_error", "no_capacity", headers={"retry-after": "5"}))
+        return_value=envelope(503, "overloaded_error", "no_capacity", headers={"retry-after": "5"})
+    )
     with FarMesh(timeout=Timeout(total=1.0)) as mesh, pytest.raises(farlabs.OverloadedError):
         mesh.chat("hi")
     assert route.call_count == 1 and sleeps == []
@@ -172,7 +216,8 @@ def test_bad_base_url(bad: str) -> None:
 
 def test_with_options_shares_the_pool(mock: respx.MockRouter, sleeps: list[float]) -> None:
     route = mock.post("/mesh/inference/generate").mock(
-        return_value=envelope(503, "overloaded_error", "no_capacity"))
+        return_value=envelope(503, "overloaded_error", "no_capacity")
+    )
     with FarMesh(api_key="fl_a") as mesh:
         patient = mesh.with_options(max_retries=5, api_key="fl_b")
         assert patient.max_retries == 5 and mesh.max_retries == 2
@@ -200,7 +245,8 @@ def test_stream_flag_overload(mock: respx.MockRouter) -> None:
     from .helpers import sse, token
 
     mock.post("/mesh/inference/generate").mock(
-        side_effect=lambda request: sse([token("Hi", 1, "0.0001"), done(text="Hi")]))
+        side_effect=lambda request: sse([token("Hi", 1, "0.0001"), done(text="Hi")])
+    )
     with FarMesh() as mesh, mesh.chat("hi", stream=True) as stream:
         assert isinstance(stream, farlabs.Stream)
         assert list(stream) == ["Hi"]

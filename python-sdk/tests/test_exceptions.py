@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import json
-from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 
 import pytest
 
@@ -34,7 +34,11 @@ def test_response_maps_by_type(type_: str, status: int, cls: type[Exception]) ->
     assert type(error) is cls
     assert isinstance(error, farlabs.APIStatusError)
     assert (error.status_code, error.type, error.code, error.param) == (
-        status, type_, "some_code", "max_tokens")
+        status,
+        type_,
+        "some_code",
+        "max_tokens",
+    )
     assert error.request_id == "req_1"  # the envelope's id wins over the header's
     assert "req_1" in str(error) and "some_code" in str(error)
 
@@ -67,8 +71,12 @@ def test_stream_interrupted_carries_partial_text() -> None:
 
 @pytest.mark.parametrize(
     ("status", "cls"),
-    [(502, farlabs.InternalServerError), (404, farlabs.NotFoundError),
-     (418, farlabs.BadRequestError), (503, farlabs.OverloadedError)],
+    [
+        (502, farlabs.InternalServerError),
+        (404, farlabs.NotFoundError),
+        (418, farlabs.BadRequestError),
+        (503, farlabs.OverloadedError),
+    ],
 )
 def test_non_envelope_body_falls_back_on_status(status: int, cls: type[Exception]) -> None:
     error = error_from_response(status, b"<html>Bad Gateway</html>", {"x-request-id": "hdr"})

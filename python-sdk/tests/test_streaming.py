@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 import httpx
@@ -12,12 +12,22 @@ import respx
 import farlabs
 from farlabs import FarMesh, Timeout
 
-from .helpers import HELLO_WORLD, KEEP_ALIVE, Chunk, done, envelope, error_event, sse, token
+from .helpers import (
+    HELLO_WORLD,
+    KEEP_ALIVE,
+    Chunk,
+    done,
+    envelope,
+    error_event,
+    keep_alives,
+    sse,
+    token,
+)
 
 GENERATE = "/mesh/inference/generate"
 
 
-def bodies(*attempts: list[Chunk]) -> Callable[[httpx.Request], httpx.Response]:
+def bodies(*attempts: Sequence[Chunk]) -> Callable[[httpx.Request], httpx.Response]:
     """One fresh streaming response per attempt, in order."""
     queue = list(attempts)
     return lambda request: sse(queue.pop(0))
@@ -102,8 +112,10 @@ def test_error_event_mid_stream_raises_the_same_class(mock: respx.MockRouter) ->
 
 
 def test_stream_interrupted_carries_partial_text(mock: respx.MockRouter) -> None:
-    body = [token("Quan", 1, "0.0001"),
-            error_event("stream_interrupted", "route_lost", partial_text="Quan")]
+    body = [
+        token("Quan", 1, "0.0001"),
+        error_event("stream_interrupted", "route_lost", partial_text="Quan"),
+    ]
     mock.post(GENERATE).mock(side_effect=bodies(body))
     with FarMesh() as mesh:
         stream = mesh.chat_stream("hi")
@@ -113,11 +125,13 @@ def test_stream_interrupted_carries_partial_text(mock: respx.MockRouter) -> None
 
 
 def test_retry_before_the_first_token(mock: respx.MockRouter, sleeps: list[float]) -> None:
-    route = mock.post(GENERATE).mock(side_effect=bodies(
-        [KEEP_ALIVE, error_event("overloaded_error", "no_capacity")],
-        [KEEP_ALIVE],  # connection ends with no event at all
-        HELLO_WORLD,
-    ))
+    route = mock.post(GENERATE).mock(
+        side_effect=bodies(
+            [KEEP_ALIVE, error_event("overloaded_error", "no_capacity")],
+            [KEEP_ALIVE],  # connection ends with no event at all
+            HELLO_WORLD,
+        )
+    )
     with FarMesh() as mesh, mesh.chat_stream("hi") as stream:
         assert "".join(stream) == "Hello world"
     assert route.call_count == 3 and len(sleeps) == 2
@@ -143,7 +157,7 @@ def test_non_retryable_error_event_before_first_token(mock: respx.MockRouter) ->
 
 def test_stall_between_chunks_with_keep_alives(mock: respx.MockRouter) -> None:
     # Keep-alives keep arriving, but no token: the idle limit still applies.
-    body: list[Chunk] = [token("Hel", 1, "0.0001")] + [0.02, KEEP_ALIVE] * 100
+    body: list[Chunk] = [token("Hel", 1, "0.0001"), *keep_alives(100)]
     mock.post(GENERATE).mock(side_effect=bodies(body))
     with FarMesh(timeout=Timeout(idle=0.2)) as mesh, pytest.raises(farlabs.APITimeoutError) as info:
         list(mesh.chat_stream("hi"))
@@ -151,7 +165,7 @@ def test_stall_between_chunks_with_keep_alives(mock: respx.MockRouter) -> None:
 
 
 def test_stall_before_first_token_is_retried(mock: respx.MockRouter, sleeps: list[float]) -> None:
-    stalled: list[Chunk] = [0.02, KEEP_ALIVE] * 100
+    stalled = keep_alives(100)
     route = mock.post(GENERATE).mock(side_effect=bodies(stalled, HELLO_WORLD))
     with FarMesh(timeout=Timeout(idle=0.2)) as mesh:
         assert "".join(mesh.chat_stream("hi")) == "Hello world"
@@ -159,7 +173,7 @@ def test_stall_before_first_token_is_retried(mock: respx.MockRouter, sleeps: lis
 
 
 def test_deadline_across_the_stream(mock: respx.MockRouter) -> None:
-    body: list[Chunk] = [token("Hel", 1, "0.0001")] + [0.02, KEEP_ALIVE] * 100
+    body: list[Chunk] = [token("Hel", 1, "0.0001"), *keep_alives(100)]
     mock.post(GENERATE).mock(side_effect=bodies(body))
     timeout = Timeout(idle=30, total=0.3)
     with FarMesh(timeout=timeout) as mesh, pytest.raises(farlabs.APITimeoutError) as info:

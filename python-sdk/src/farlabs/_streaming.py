@@ -230,7 +230,10 @@ class AsyncStream(_StreamView):
         return await self._open()
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         await self.aclose()
 
@@ -320,7 +323,9 @@ class AsyncStream(_StreamView):
                 # Wait no longer than the idle limit counted from the last real event (so
                 # keep-alives do not extend it) and no longer than the deadline.
                 idle_left = (
-                    None if timeout.idle is None else last_activity + timeout.idle - time.monotonic()
+                    None
+                    if timeout.idle is None
+                    else last_activity + timeout.idle - time.monotonic()
                 )
                 wait = deadline.cap(idle_left)
                 try:
