@@ -233,7 +233,8 @@ def serve_in_thread(app: object) -> tuple[str, Callable[[], None]]:
 
 @pytest.fixture
 def live_settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"min_swarm_nodes": 1, "idle_timeout_s": 2.0, "first_token_timeout_s": 5.0})
+    return settings.model_copy(update={"min_swarm_nodes": 1, "idle_timeout_s": 2.0, "first_token_timeout_s": 5.0,
+                                       "sse_keepalive_s": 0.2})
 
 
 @pytest.fixture

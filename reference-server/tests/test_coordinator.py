@@ -85,6 +85,14 @@ def test_stream_is_the_plans_event_format_and_is_recorded(live: LiveServer, key:
     assert beat["tokens_credited"] == 5 and Decimal(beat["earned_far"]) == Decimal("0.000375")
 
 
+def test_keep_alive_comments_while_the_swarm_is_quiet(live: LiveServer, key: str) -> None:
+    with SyntheticGateway(Behaviour(token_delay_s=0.7)) as slow:
+        add_node(live, "nodeA", slow)
+        events = generate(live, key, max_tokens=3)
+    assert any(name == "comment" for name, _ in events)
+    assert "".join(d["token"] for n, d in events if n == "message") == expected_text(3)
+
+
 def test_non_streaming_json(live: LiveServer, key: str, gateway: SyntheticGateway) -> None:
     add_node(live, "nodeA", gateway)
     response = httpx.post(live.url + "/mesh/inference/generate", headers=auth(key), timeout=30,

@@ -10,6 +10,7 @@ from typing import Any
 
 from .auth import keys
 from .db import open_database
+from .errors import ApiError
 from .logs import configure_logging
 from .settings import Settings
 
@@ -97,7 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings()
     configure_logging(settings.log_level)
-    result: int = args.func(settings, args)
+    try:
+        result: int = args.func(settings, args)
+    except ApiError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
     return result
 
 

@@ -74,6 +74,7 @@ class Settings(BaseSettings):
     max_gateway_attempts: int = Field(4, ge=1, le=20, description="Gateways tried for one request (resumes included).")
     first_token_timeout_s: float = Field(120.0, gt=0, description="Longest wait for a gateway's first token.")
     idle_timeout_s: float = Field(30.0, gt=0, description="Longest silence between two tokens before failing over.")
+    sse_keepalive_s: float = Field(15.0, gt=0, description="A comment line on an idle stream this often.")
     request_deadline_s: float = Field(600.0, gt=0, description="No generation lives longer.")
     heartbeat_interval_s: int = Field(30, ge=1, description="How often nodes beat; offline after 3 missed beats.")
     registration_max_skew_s: int = Field(300, ge=1, description="Oldest/newest accepted registration timestamp.")

@@ -192,3 +192,20 @@ def test_gas_limit_covers_the_worst_case(chain: PayoutChain, txs: type) -> None:
     [batch] = _plan(chain, _wallets(40, seed=8), ["10"] * 40).batches
     seen = txs.mined(chain, chain.sign_batch(batch.batch_id, batch.recipients, batch.amounts_wei, gas=batch_gas_limit(40)))
     assert seen.gas_used is not None and seen.gas_used < batch.gas_limit
+
+
+def test_a_lost_signed_batch_is_proven_dead_once_its_nonce_is_taken(chain: PayoutChain, txs: type) -> None:
+    """The reconciliation rule: an unknown hash may be replaced only after its nonce is used by a mined tx."""
+    [batch] = _plan(chain, _wallets(2, seed=9), ["10", "11"]).batches
+    lost = chain.sign_batch(batch.batch_id, batch.recipients, batch.amounts_wei, gas=batch.gas_limit)
+    assert chain.lookup(lost.tx_hash).status is TxStatus.UNKNOWN
+    assert chain.mined_nonce() == lost.nonce  # not proven: the lost tx could still land
+
+    replacement = chain.sign_batch(batch.batch_id, batch.recipients, batch.amounts_wei, gas=batch.gas_limit + 1, nonce=lost.nonce)
+    assert replacement.tx_hash != lost.tx_hash
+    txs.mined(chain, replacement)
+    assert chain.mined_nonce() > lost.nonce  # proven: the lost tx can never land now
+    assert chain.lookup(lost.tx_hash).status is TxStatus.UNKNOWN
+    with pytest.raises(ChainError):
+        chain.broadcast(lost)
+    assert [chain.token_balance(w) for w in batch.recipients] == batch.amounts_wei

@@ -153,6 +153,8 @@ def test_bad_input_is_refused_with_the_contribution_named(contribution: tuple, m
 def test_duplicate_contribution_ids_are_refused() -> None:
     with pytest.raises(PlanError, match="appears twice"):
         plan([(A, "same", Decimal(5)), (B, "same", Decimal(5))])
+    with pytest.raises(PlanError, match="a contribution id appears twice"):
+        plan(iter([(A, "once", Decimal(5)), (A, "same", Decimal(5)), (B, "same", Decimal(5))]))  # one pass only
 
 
 @pytest.mark.parametrize("minimum", [Decimal(0), Decimal("-1"), Decimal("1e-19")])
@@ -166,3 +168,13 @@ def test_bad_limits_are_refused() -> None:
         plan([], max_recipients_per_batch=0)
     with pytest.raises(PlanError, match="max_tx_gas"):
         plan([], max_tx_gas=50_000)
+    with pytest.raises(PlanError, match="gas_per_recipient"):
+        plan([], gas_per_recipient=0)
+
+
+def test_gas_per_recipient_sizes_batches_for_a_costlier_token() -> None:
+    contributions = [Contribution(_wallet(i), i, Decimal(20)) for i in range(10)]
+    cap = batch_gas_limit(5, 100_000)
+    result = plan(contributions, max_tx_gas=cap, gas_per_recipient=100_000)
+    assert [len(b.payees) for b in result.batches] == [5, 5]
+    assert all(b.gas_limit == cap for b in result.batches)

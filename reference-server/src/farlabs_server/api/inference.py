@@ -18,7 +18,6 @@ from ..coordinator.models import ChatCompletionRequest, GenerateRequest, Generat
 from ..errors import ApiError, InvalidRequestError
 from .routing import Call, Endpoint
 
-KEEPALIVE_S = 15.0
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 Item = TokenEvent | GenerateResult | ApiError
@@ -57,11 +56,12 @@ class EventStreamResponse(Response):
     media_type = "text/event-stream"
 
     def __init__(self, first: Item, rest: AsyncIterator[Item], render: Callable[[Item], list[bytes]],
-                 closing: list[bytes]) -> None:
+                 closing: list[bytes], keepalive_s: float) -> None:
         # Not Response.__init__: it would declare a Content-Length for an empty body.
         self.status_code, self.background = 200, None
         self.init_headers(SSE_HEADERS)
         self.first, self.rest, self.render_item, self.closing = first, rest, render, closing
+        self.keepalive_s = keepalive_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
@@ -91,7 +91,7 @@ class EventStreamResponse(Response):
             async with inbox:
                 while True:
                     try:
-                        with anyio.fail_after(KEEPALIVE_S):
+                        with anyio.fail_after(self.keepalive_s):
                             item = await inbox.receive()
                     except TimeoutError:
                         await write(b": keep-alive\n\n")
@@ -106,7 +106,7 @@ class EventStreamResponse(Response):
             tg.cancel_scope.cancel()
 
 
-async def stream_response(generation: Generation, render: Callable[[Item], list[bytes]],
+async def stream_response(call: Call, generation: Generation, render: Callable[[Item], list[bytes]],
                           closing: list[bytes]) -> Response:
     """Wait for the first token before sending anything: a request that cannot start gets a plain HTTP
     error (so the SDKs raise at the call, not inside the loop); then stream the rest."""
@@ -116,7 +116,7 @@ async def stream_response(generation: Generation, render: Callable[[Item], list[
     except BaseException:
         await events.aclose()
         raise
-    return EventStreamResponse(first, events, render, closing)
+    return EventStreamResponse(first, events, render, closing, call.ctx.settings.sse_keepalive_s)
 
 
 def _error_event(exc: ApiError, request_id: str) -> bytes:
@@ -151,7 +151,7 @@ async def generate(call: Call) -> Response:
             return [_sse(_native_done(item), "done")]
         return [_error_event(item, call.request_id)]
 
-    return await stream_response(generation, render, closing=[])
+    return await stream_response(call, generation, render, closing=[])
 
 
 # ---------------------------------------------------------------- OpenAI-compatible
@@ -210,7 +210,7 @@ async def chat_completions(call: Call) -> Response:
             return out
         return [_error_event(item, call.request_id)]
 
-    return await stream_response(generation, render, closing=[b"data: [DONE]\n\n"])
+    return await stream_response(call, generation, render, closing=[b"data: [DONE]\n\n"])
 
 
 def _openai_finish(reason: str) -> str:
