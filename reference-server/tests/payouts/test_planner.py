@@ -178,3 +178,21 @@ def test_gas_per_recipient_sizes_batches_for_a_costlier_token() -> None:
     result = plan(contributions, max_tx_gas=cap, gas_per_recipient=100_000)
     assert [len(b.payees) for b in result.batches] == [5, 5]
     assert all(b.gas_limit == cap for b in result.batches)
+
+
+def test_every_wei_and_every_contribution_is_accounted_for_once() -> None:
+    import random
+
+    rng = random.Random(3)
+    wallets = [_wallet(i) for i in range(300)]
+    contributions = [
+        Contribution(rng.choice(wallets), f"c{i}", Decimal(rng.randrange(1, 5 * 10**19)).scaleb(-18)) for i in range(3000)
+    ]
+    result = plan(contributions, max_recipients_per_batch=50)
+    owed = sum(int(c.amount_far.scaleb(18)) for c in contributions)
+    assert result.total_paid_wei + result.total_carried_wei == result.total_owed_wei == owed
+    ids = [i for p in result.payees + list(result.carried_over) for i in p.contribution_ids]
+    assert sorted(ids) == sorted(c.contribution_id for c in contributions)
+    assert all(p.amount_wei >= 10 * FAR for p in result.payees)
+    assert all(p.amount_wei < 10 * FAR for p in result.carried_over)
+    assert len(result.batches) == -(-len(result.payees) // 50)

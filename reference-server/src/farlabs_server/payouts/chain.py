@@ -167,6 +167,15 @@ class PayoutChain:
         return int(self.w3.eth.get_transaction_count(self.payer.address, "pending"))
 
     @_serialized
+    def mined_nonce(self, block: int | str = "latest") -> int:
+        """How many of the payer's transactions are in blocks up to `block`.
+
+        A signed transaction with nonce < this can never land any more unless it already has: with
+        `block` = a confirmed block number and its hash unknown, it is safe to plan a replacement.
+        """
+        return int(self.w3.eth.get_transaction_count(self.payer.address, block))  # type: ignore[arg-type]
+
+    @_serialized
     def current_fees(self, priority_fee_wei: int | None = None) -> Fees:
         """Fees that should land soon: EIP-1559 where the chain has a base fee, legacy gas price otherwise."""
         base_fee = self.w3.eth.get_block("latest").get("baseFeePerGas")

@@ -117,6 +117,7 @@ def plan_payouts(
     minimum_far: Decimal = DEFAULT_MINIMUM_FAR,
     max_tx_gas: int = DEFAULT_MAX_TX_GAS,
     max_recipients_per_batch: int | None = None,
+    gas_per_recipient: int = GAS_PER_NEW_RECIPIENT,
 ) -> PayoutPlan:
     """Group unpaid contributions by wallet and split the wallets owed at least `minimum_far` into batches.
 
@@ -124,38 +125,46 @@ def plan_payouts(
     Wallets are compared case-insensitively; a mixed-case address must carry a valid EIP-55 checksum.
     Wallets below the minimum are carried over untouched. Batches hold recipients in address order and
     are sized so each transaction's gas limit stays within `max_tx_gas` (and `max_recipients_per_batch`,
-    if given). Raises `PlanError` on a malformed wallet, a negative or sub-wei amount, or a repeated id.
+    if given); `gas_per_recipient` is the worst-case gas of one recipient (measure it for a token other
+    than FarToken). Raises `PlanError` on a malformed wallet, a negative or sub-wei amount, or a repeated id.
     """
     minimum_wei = _minimum_wei(minimum_far)
-    per_batch = _recipients_per_batch(max_tx_gas, max_recipients_per_batch)
+    if gas_per_recipient < 1:
+        raise PlanError("gas_per_recipient must be positive")
+    per_batch = _recipients_per_batch(max_tx_gas, max_recipients_per_batch, gas_per_recipient)
     if not isinstance(period_start, date):
         raise PlanError("period_start must be a date")
 
     wallet_keys: dict[str, str] = {}  # as given -> lowercase; validates each distinct spelling once
     owed: dict[str, list[Any]] = {}  # lowercase wallet -> [wei, [contribution ids]]
     seen_ids: set[Hashable] = set()
+    remember_id = seen_ids.add
     count = 0
+    # The hot loop of a 1M-contribution week: locals only, a try for the rare bad amount.
     for wallet, contribution_id, amount in contributions:
         key = wallet_keys.get(wallet)
         if key is None:
             key = wallet_keys[wallet] = _wallet_key(wallet, contribution_id)
-        if type(amount) is Decimal and amount.is_finite():
-            numerator, denominator = amount.as_integer_ratio()
+        try:
+            if type(amount) is not Decimal:
+                raise TypeError
+            numerator, denominator = amount.as_integer_ratio()  # ValueError/OverflowError on NaN/inf
             wei, remainder = divmod(numerator * WEI_PER_FAR, denominator)
             if remainder or wei < 0:
-                wei = _checked_wei(amount, contribution_id)  # raises with the reason
-        else:
-            wei = _checked_wei(amount, contribution_id)
-        seen_ids.add(contribution_id)
+                raise ValueError
+        except (TypeError, ValueError, OverflowError):
+            wei = _checked_wei(amount, contribution_id)  # converts an int/str, or raises with the reason
+        remember_id(contribution_id)
         count += 1
-        if len(seen_ids) != count:
-            raise PlanError(f"contribution {contribution_id!r} appears twice")
         entry = owed.get(key)
         if entry is None:
             owed[key] = [wei, [contribution_id]]
         else:
             entry[0] += wei
             entry[1].append(contribution_id)
+    if len(seen_ids) != count:  # found after the loop, so the loop stays cheap; a rerun names the id
+        duplicate = _first_duplicate(contributions)
+        raise PlanError(f"contribution {duplicate!r} appears twice" if duplicate is not None else "a contribution id appears twice")
 
     paid: list[Payee] = []
     carried: list[Payee] = []
@@ -165,7 +174,8 @@ def plan_payouts(
         (paid if wei >= minimum_wei else carried).append(payee)
 
     batches = tuple(
-        _batch(period_start, chain_id, index, tuple(chunk)) for index, chunk in enumerate(_balanced_chunks(paid, per_batch))
+        _batch(period_start, chain_id, index, tuple(chunk), gas_per_recipient)
+        for index, chunk in enumerate(_balanced_chunks(paid, per_batch))
     )
     plan = PayoutPlan(
         period_start=period_start,
@@ -193,14 +203,14 @@ def batch_id_for(period_start: date, chain_id: int, recipients: list[str], amoun
     return keccak(encoded)
 
 
-def batch_gas_limit(recipient_count: int) -> int:
+def batch_gas_limit(recipient_count: int, gas_per_recipient: int = GAS_PER_NEW_RECIPIENT) -> int:
     """The gas limit given to a batch of `recipient_count` recipients (worst case, with headroom)."""
-    return BATCH_BASE_GAS + GAS_PER_NEW_RECIPIENT * recipient_count
+    return BATCH_BASE_GAS + gas_per_recipient * recipient_count
 
 
-def _batch(period_start: date, chain_id: int, index: int, payees: tuple[Payee, ...]) -> PlannedBatch:
+def _batch(period_start: date, chain_id: int, index: int, payees: tuple[Payee, ...], gas_per_recipient: int) -> PlannedBatch:
     batch_id = batch_id_for(period_start, chain_id, [p.wallet_address for p in payees], [p.amount_wei for p in payees])
-    return PlannedBatch(batch_id, index, payees, batch_gas_limit(len(payees)))
+    return PlannedBatch(batch_id, index, payees, batch_gas_limit(len(payees), gas_per_recipient))
 
 
 def _balanced_chunks(payees: list[Payee], per_batch: int) -> list[list[Payee]]:
@@ -217,10 +227,11 @@ def _balanced_chunks(payees: list[Payee], per_batch: int) -> list[list[Payee]]:
     return chunks
 
 
-def _recipients_per_batch(max_tx_gas: int, max_recipients: int | None) -> int:
-    by_gas = (max_tx_gas - BATCH_BASE_GAS) // GAS_PER_NEW_RECIPIENT
+def _recipients_per_batch(max_tx_gas: int, max_recipients: int | None, gas_per_recipient: int) -> int:
+    by_gas = (max_tx_gas - BATCH_BASE_GAS) // gas_per_recipient
     if by_gas < 1:
-        raise PlanError(f"max_tx_gas {max_tx_gas} cannot fit even one recipient ({batch_gas_limit(1)} gas)")
+        needed = batch_gas_limit(1, gas_per_recipient)
+        raise PlanError(f"max_tx_gas {max_tx_gas} cannot fit even one recipient ({needed} gas)")
     if max_recipients is not None and max_recipients < 1:
         raise PlanError("max_recipients_per_batch must be at least 1")
     return min(by_gas, max_recipients) if max_recipients is not None else by_gas
@@ -234,6 +245,15 @@ def _minimum_wei(minimum_far: Decimal) -> int:
     if minimum_wei == 0:
         raise PlanError("the minimum payout must be more than 0 FAR (zero-amount transfers are refused on chain)")
     return minimum_wei
+
+
+def _first_duplicate(contributions: Iterable[tuple[str, Hashable, Decimal]]) -> Hashable:
+    seen: set[Hashable] = set()
+    for _, contribution_id, _ in contributions:
+        if contribution_id in seen:
+            return contribution_id
+        seen.add(contribution_id)
+    return None
 
 
 def _checked_wei(amount: object, contribution_id: Hashable) -> int:
