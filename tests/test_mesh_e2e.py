@@ -124,3 +124,63 @@ def test_unknown_model_and_bad_requests(mesh: LocalMesh, api_key: str) -> None:
     r = httpx.post(f"{mesh.url}/mesh/inference/generate", headers=headers,
                    json={"prompt": "x", "model_id": TINY_MODEL_ID, "max_tokens": 0})
     assert r.status_code == 422 and r.json()["error"]["param"] == "max_tokens"
+
+
+def test_ten_concurrent_requests_through_the_swarm(mesh: LocalMesh, api_key: str, covered: dict[str, Any]) -> None:
+    """The plan's load test: 10 concurrent requests all complete, each recorded with its contributions."""
+    stamp = int(time.time())
+
+    async def main() -> list[dict[str, Any]]:
+        results: list[dict[str, Any]] = []
+        async with httpx.AsyncClient(base_url=mesh.url, timeout=180,
+                                     headers={"Authorization": f"Bearer {api_key}"}) as client:
+
+            async def one(i: int) -> None:
+                r = await client.post("/mesh/inference/generate", json={
+                    "prompt": f"Question number {i}:", "max_tokens": 8, "temperature": 0, "stream": False,
+                    "model_id": TINY_MODEL_ID, "request_id": f"load-{stamp}-{i}"})
+                assert r.status_code == 200, r.text
+                results.append(r.json())
+
+            async with anyio.create_task_group() as tg:
+                for i in range(10):
+                    tg.start_soon(one, i)
+        return results
+
+    results = anyio.run(main)
+    assert len(results) == 10 and all(r["usage"]["completion_tokens"] >= 1 for r in results)
+    rows = db_fetch(mesh, "SELECT s.status, s.cost_far, sum(c.payment_far) AS paid, count(c.id) AS shares "
+                          "FROM far_mesh_sessions s JOIN far_session_contributions c ON c.session_id = s.id "
+                          "WHERE s.request_id LIKE $1 GROUP BY s.id", f"load-{stamp}-%")
+    assert len(rows) == 10
+    assert all(r["status"] == "completed" and r["paid"] == r["cost_far"] and r["shares"] == 2 for r in rows)
+
+
+def test_client_disconnect_stops_the_swarm_generation(mesh: LocalMesh, api_key: str, covered: dict[str, Any]) -> None:
+    request_id = f"gone-{int(time.time())}"
+    with httpx.stream("POST", f"{mesh.url}/mesh/inference/generate", timeout=60,
+                      headers={"Authorization": f"Bearer {api_key}"},
+                      json={"prompt": "Tell me a long story", "max_tokens": 200, "temperature": 0,
+                            "model_id": TINY_MODEL_ID, "request_id": request_id}) as r:
+        seen = 0
+        for line in r.iter_lines():
+            seen += line.startswith("data:")
+            if seen == 3:
+                break
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        rows = db_fetch(mesh, "SELECT status, tokens_generated FROM far_mesh_sessions WHERE request_id = $1", request_id)
+        if rows and rows[0]["status"] != "pending":
+            break
+        time.sleep(0.2)
+    assert rows[0]["status"] == "cancelled", rows
+    assert 3 <= rows[0]["tokens_generated"] < 200
+    # The gateway let go of the work too.
+    gateways = [n["gateway_url"] for n in covered["nodes"]]  # type: ignore[index]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if all(httpx.get(f"{g}/healthz").json()["in_flight"] == 0 for g in gateways):
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("a gateway kept generating after the client left")
