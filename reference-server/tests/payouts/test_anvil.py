@@ -11,8 +11,9 @@ import pytest
 from eth_account import Account
 
 from farlabs_server.payouts.anvil import ANVIL_TEST_KEY, AnvilNode, find_anvil
-from farlabs_server.payouts.chain import PayoutChain, TxStatus
+from farlabs_server.payouts.chain import ChainError, PayoutChain, TxStatus
 from farlabs_server.payouts.local import deploy_and_fund
+from farlabs_server.payouts.network import connect
 from farlabs_server.payouts.planner import Contribution, plan_payouts
 
 ANVIL = find_anvil()
@@ -61,3 +62,20 @@ def test_pay_refuse_and_survive_a_restart(anvil: AnvilNode) -> None:
         assert reconnected.lookup(signed.tx_hash).status is TxStatus.MINED
         assert reconnected.batch_paid_at_block(batch.batch_id) == paid.block_number
         assert [reconnected.token_balance(w) for w in batch.recipients] == batch.amounts_wei
+
+
+def test_connect_verifies_chain_and_contracts(anvil: AnvilNode) -> None:
+    payer = Account.from_key(ANVIL_TEST_KEY)
+    deployed = deploy_and_fund(anvil.web3(), payer)
+    addresses = {"token_address": deployed.token.address, "payout_address": deployed.payout.address}
+
+    chain = connect(anvil.url + "/?apikey=SECRET", chain_id=31337, payer=payer, **addresses)
+    assert chain.token_balance(payer.address) > 0 and chain.current_fees().max_fee_per_gas
+
+    with pytest.raises(ChainError, match=r"on chain 31337 \(anvil\), not the configured 56") as wrong_chain:
+        connect(anvil.url + "/?apikey=SECRET", chain_id=56, payer=payer, **addresses)
+    assert "SECRET" not in str(wrong_chain.value)
+    with pytest.raises(ChainError, match="does not own"):
+        connect(anvil.url, chain_id=31337, payer=Account.from_key("0x" + "42" * 32), **addresses)
+    with pytest.raises(ChainError, match="no contract"):
+        connect(anvil.url, chain_id=31337, payer=payer, token_address="0x" + "99" * 20, payout_address=deployed.payout.address)

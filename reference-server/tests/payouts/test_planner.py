@@ -1,3 +1,4 @@
+import random
 from datetime import date
 from decimal import Decimal
 
@@ -181,8 +182,6 @@ def test_gas_per_recipient_sizes_batches_for_a_costlier_token() -> None:
 
 
 def test_every_wei_and_every_contribution_is_accounted_for_once() -> None:
-    import random
-
     rng = random.Random(3)
     wallets = [_wallet(i) for i in range(300)]
     contributions = [
