@@ -6,8 +6,8 @@ networks alike. The server is asyncio, so call these methods from a worker threa
 by a lock (the in-process EVM is not thread-safe); the payout job runs one batch at a time anyway.
 
 Every transaction carries an explicit gas limit (from the planner's measured gas per recipient),
-nonce, chain id and fees: nothing is estimated, so a batch that would revert is still signed, sent
-and *recorded* as reverted rather than failing invisibly in estimation (and py-evm's estimation is slow).
+nonce, chain id and fees: nothing is estimated (py-evm's estimation is slow, and an estimate that
+fails hides why). `simulate_batch` says before signing whether a batch would revert, and why.
 """
 
 from __future__ import annotations
@@ -181,7 +181,13 @@ class PayoutChain:
         base_fee = self.w3.eth.get_block("latest").get("baseFeePerGas")
         if base_fee is None:
             return Fees(gas_price=int(self.w3.eth.gas_price))
-        priority = priority_fee_wei if priority_fee_wei is not None else int(self.w3.eth.max_priority_fee)
+        if priority_fee_wei is not None:
+            priority = priority_fee_wei
+        else:
+            try:
+                priority = int(self.w3.eth.max_priority_fee)
+            except Exception:  # nodes without eth_maxPriorityFeePerGas: tip what the legacy price adds
+                priority = max(int(self.w3.eth.gas_price) - int(base_fee), 0)
         return Fees(max_fee_per_gas=2 * int(base_fee) + priority, max_priority_fee_per_gas=priority)
 
     # ------------------------------------------------------------------ sign and send
