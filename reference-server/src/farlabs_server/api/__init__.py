@@ -1,8 +1,8 @@
 """HTTP wiring only: endpoint declarations, middleware, OpenAPI. Behaviour lives in the role packages."""
 
-from . import auth, discovery, inference, ops
+from . import auth, discovery, inference, ops, provider
 from .routing import Endpoint
 
 
 def all_endpoints() -> list[Endpoint]:
-    return [*ops.ENDPOINTS, *auth.ENDPOINTS, *discovery.ENDPOINTS, *inference.ENDPOINTS]
+    return [*ops.ENDPOINTS, *auth.ENDPOINTS, *discovery.ENDPOINTS, *inference.ENDPOINTS, *provider.ENDPOINTS]

@@ -1,0 +1,62 @@
+"""Provider sign-in with a wallet (EIP-191 personal_sign): challenge → signature → a short-lived provider JWT.
+
+The challenge is stateless (its nonce is an HMAC of wallet and time under the server secret); a signature
+is exchanged for a token once, then remembered until the challenge could no longer be valid anyway.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from ..discovery.signatures import recover_signer
+from ..errors import AuthenticationError
+from .jwt import issue_jwt
+
+CHALLENGE_TTL_S = 300
+
+
+def _nonce(secret: str, wallet: str, issued: int) -> str:
+    return hmac.new(secret.encode(), f"signin:{wallet.lower()}:{issued}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def challenge_message(wallet: str, nonce: str, issued: int) -> str:
+    return f"Far Mesh dashboard sign-in\nwallet: {wallet.lower()}\nnonce: {nonce}\nissued: {issued}"
+
+
+def make_challenge(secret: str, wallet: str, now: datetime) -> tuple[str, str, int]:
+    """(message to sign, nonce, issued-at unix seconds)."""
+    issued = int(now.timestamp())
+    nonce = _nonce(secret, wallet, issued)
+    return challenge_message(wallet, nonce, issued), nonce, issued
+
+
+async def sign_in(conn: asyncpg.Connection, *, secret: str, wallet: str, nonce: str, issued: int, signature: str,
+                  now: datetime, ttl_s: int) -> tuple[str, int]:
+    """Verify the signed challenge and mint a provider token for `wallet`."""
+    if not hmac.compare_digest(nonce, _nonce(secret, wallet, issued)):
+        raise AuthenticationError("This challenge was not issued by this server.", code="invalid_challenge")
+    if not 0 <= now.timestamp() - issued <= CHALLENGE_TTL_S:
+        raise AuthenticationError("The challenge has expired; ask for a new one.", code="challenge_expired")
+    signer = recover_signer(challenge_message(wallet, nonce, issued), signature)
+    if signer is None or signer.lower() != wallet.lower():
+        raise AuthenticationError("The signature was not made by this wallet.", code="invalid_signature",
+                                  param="signature")
+    used = await conn.fetchval(
+        """INSERT INTO far_wallet_signins (signature_hash, wallet_address, seen_at) VALUES ($1, $2, $3)
+           ON CONFLICT DO NOTHING RETURNING 1""",
+        hashlib.sha256(signature.lower().encode()).hexdigest(), wallet.lower(), now,
+    )
+    if used is None:
+        raise AuthenticationError("This signature was already used; sign a new challenge.", code="replayed_signature")
+    await conn.execute("DELETE FROM far_wallet_signins WHERE seen_at < $1", now - timedelta(seconds=2 * CHALLENGE_TTL_S))
+    return provider_token(secret, wallet, now, ttl_s)
+
+
+def provider_token(secret: str, wallet: str, now: datetime, ttl_s: int) -> tuple[str, int]:
+    """A JWT that may read one wallet's provider data."""
+    return issue_jwt(secret, subject=f"wallet:{wallet.lower()}", scope="provider", ttl_s=ttl_s, now=now.timestamp(),
+                     wallet=wallet.lower())

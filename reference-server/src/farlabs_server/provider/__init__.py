@@ -1,0 +1,1 @@
+"""What a provider sees about their wallet: nodes, earnings and payments."""
