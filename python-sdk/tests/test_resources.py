@@ -29,22 +29,51 @@ STATS = {
     "wallet_address": WALLET,
     "nodes_total": 2,
     "nodes_online": 1,
-    "tokens_served": 1234,
-    "earned_far": "0.1234",
+    "sessions": 7,
+    "tokens_contributed": 1234,
+    "block_tokens": 4936,
+    "total_earned_far": "0.1234",
     "paid_far": "0.1",
     "unpaid_far": "0.0234",
+    "last_payment_at": "2026-11-27T10:00:00Z",
     "uptime_pct": 99.5,
 }
-PAYMENTS = [
-    {
-        "batch_id": "b1",
-        "amount_far": "0.1",
-        "amount_wei": 100000000000000000,
-        "tx_hash": "0xdead",
-        "status": "confirmed",
-    }
-]
+EARNINGS = {
+    "wallet_address": WALLET,
+    "days": 2,
+    "paid_far": "0.1",
+    "unpaid_far": "0.0234",
+    "daily": [
+        {"date": "2026-11-27", "far": "0.1", "tokens": 1000},
+        {"date": "2026-11-28", "far": "0.0234", "tokens": 234},
+    ],
+    "by_node": [
+        {
+            "node_id": "n1",
+            "node_name": "my-node",
+            "tokens": 1234,
+            "earned_far": "0.1234",
+            "paid_far": "0.1",
+            "unpaid_far": "0.0234",
+        }
+    ],
+}
+PAYMENTS = {
+    "wallet_address": WALLET,
+    "payments": [
+        {
+            "batch_id": "b1",
+            "date": "2026-11-27T10:00:00Z",
+            "amount_far": "0.1",
+            "status": "confirmed",
+            "network": "bsc-testnet",
+            "tx_hash": "0xdead",
+            "block_number": 42,
+        }
+    ],
+}
 NODES = {
+    "wallet_address": WALLET,
     "nodes": [
         {
             "node_id": "n1",
@@ -52,18 +81,18 @@ NODES = {
             "status": "online",
             "start_block": 0,
             "end_block": 15,
-            "earned_far": "0.05",
+            "uptime_s": 3600,
+            "tokens_served": 1234,
+            "hardware": {"gpu_name": "RTX 4090"},
         }
-    ]
+    ],
 }
 
 
 def _mock_provider(mock: respx.MockRouter) -> None:
     mock.get("/v1/models").mock(return_value=httpx.Response(200, json=MODELS))
     mock.get(f"/provider/{WALLET}/stats").mock(return_value=httpx.Response(200, json=STATS))
-    mock.get(f"/provider/{WALLET}/earnings").mock(
-        return_value=httpx.Response(200, json={"total_far": "0.1234", "by_day": [{"d": 1}]})
-    )
+    mock.get(f"/provider/{WALLET}/earnings").mock(return_value=httpx.Response(200, json=EARNINGS))
     mock.get(f"/provider/{WALLET}/payments").mock(return_value=httpx.Response(200, json=PAYMENTS))
     mock.get(f"/provider/{WALLET}/nodes").mock(return_value=httpx.Response(200, json=NODES))
 
@@ -76,14 +105,16 @@ def _check(
     nodes: farlabs.ProviderNodes,
 ) -> None:
     assert [m.id for m in models] == ["HuggingFaceTB/SmolLM2-135M-Instruct"]
-    assert stats.earned_far == Decimal("0.1234") and stats.nodes_online == 1
+    assert stats.total_earned_far == Decimal("0.1234") and stats.nodes_online == 1
+    assert stats.last_payment_at is not None and stats.last_payment_at.year == 2026
     assert stats.model_extra == {"uptime_pct": 99.5}  # unknown fields are kept
-    assert earnings.total_far == Decimal("0.1234") and earnings.model_extra == {
-        "by_day": [{"d": 1}]
-    }
-    assert payments.payments[0].amount_wei == 10**17  # wei stays an exact int
+    assert [d.far for d in earnings.daily] == [Decimal("0.1"), Decimal("0.0234")]
+    assert earnings.daily[0].date.isoformat() == "2026-11-27"  # type: ignore[union-attr]
+    assert earnings.by_node[0].unpaid_far == Decimal("0.0234")
     assert payments.payments[0].amount_far == Decimal("0.1")
-    assert nodes.nodes[0].node_name == "my-node" and nodes.nodes[0].earned_far == Decimal("0.05")
+    assert payments.payments[0].block_number == 42
+    assert nodes.nodes[0].node_name == "my-node" and nodes.nodes[0].uptime_s == 3600
+    assert nodes.nodes[0].hardware == {"gpu_name": "RTX 4090"}
 
 
 def test_sync(mock: respx.MockRouter) -> None:

@@ -26,9 +26,11 @@ from ._exceptions import (
 )
 from ._models import (
     ChatResponse,
+    DailyEarning,
     DoneEvent,
     Message,
     Model,
+    NodeEarning,
     ProviderEarnings,
     ProviderNode,
     ProviderNodes,
@@ -54,6 +56,7 @@ __all__ = [
     "ChatResponse",
     "ConflictError",
     "ContextLengthExceededError",
+    "DailyEarning",
     "DoneEvent",
     "FarLabsError",
     "FarMesh",
@@ -61,6 +64,7 @@ __all__ = [
     "InternalServerError",
     "Message",
     "Model",
+    "NodeEarning",
     "NotFoundError",
     "OverloadedError",
     "PermissionDeniedError",

@@ -3,16 +3,20 @@ so a newer server does not break an older SDK."""
 
 from __future__ import annotations
 
+import datetime as dt
+from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "ChatResponse",
+    "DailyEarning",
     "DoneEvent",
     "Message",
     "Model",
+    "NodeEarning",
     "ProviderEarnings",
     "ProviderNode",
     "ProviderNodes",
@@ -107,31 +111,55 @@ class ProviderStats(FarModel):
     wallet_address: str | None = None
     nodes_total: int | None = None
     nodes_online: int | None = None
-    tokens_served: int | None = None
+    sessions: int | None = None
+    tokens_contributed: int | None = None
+    block_tokens: int | None = None
+    total_earned_far: Decimal | None = None
+    paid_far: Decimal | None = None
+    unpaid_far: Decimal | None = None
+    last_payment_at: datetime | None = None
+
+
+class DailyEarning(FarModel):
+    """What a provider earned on one day."""
+
+    date: dt.date | None = None
+    far: Decimal | None = None
+    tokens: int | None = None
+
+
+class NodeEarning(FarModel):
+    """What one of a provider's nodes earned."""
+
+    node_id: str | None = None
+    node_name: str | None = None
+    tokens: int | None = None
     earned_far: Decimal | None = None
     paid_far: Decimal | None = None
     unpaid_far: Decimal | None = None
 
 
 class ProviderEarnings(FarModel):
-    """What a provider earned (`GET /provider/{wallet}/earnings`); breakdowns kept as sent."""
+    """What a provider earned (`GET /provider/{wallet}/earnings`): per day and per node."""
 
     wallet_address: str | None = None
-    total_far: Decimal | None = None
+    days: int | None = None
+    daily: list[DailyEarning] = Field(default_factory=list)
+    by_node: list[NodeEarning] = Field(default_factory=list)
     paid_far: Decimal | None = None
     unpaid_far: Decimal | None = None
 
 
 class ProviderPayment(FarModel):
-    """One payout to a provider (a line of a batch)."""
+    """One payout to a provider (its line in a payment batch)."""
 
     batch_id: str | None = None
+    date: datetime | None = None
     amount_far: Decimal | None = None
-    amount_wei: int | None = None
-    tx_hash: str | None = None
     status: str | None = None
-    created_at: str | None = None
-    paid_at: str | None = None
+    network: str | None = None
+    tx_hash: str | None = None
+    block_number: int | None = None
 
 
 class ProviderPayments(FarModel):
@@ -146,20 +174,19 @@ class ProviderNode(FarModel):
 
     node_id: str | None = None
     node_name: str | None = None
-    wallet_address: str | None = None
-    peer_id: str | None = None
+    status: str | None = None
     model_id: str | None = None
     start_block: int | None = None
     end_block: int | None = None
     mode: str | None = None
+    peer_id: str | None = None
     region: str | None = None
-    status: str | None = None
-    last_seen: str | None = None
-    registered_at: str | None = None
-    throughput_tps: float | None = None
-    in_flight: int | None = None
+    gateway_url: str | None = None
+    last_seen: datetime | None = None
+    online_since: datetime | None = None
+    uptime_s: int | None = None
     tokens_served: int | None = None
-    earned_far: Decimal | None = None
+    hardware: dict[str, Any] | None = None
 
 
 class ProviderNodes(FarModel):

@@ -29,10 +29,7 @@ def _spec(wallet: str, what: str) -> RequestSpec:
     return RequestSpec("GET", C.PROVIDER_PATH.format(wallet=quote(wallet), what=what))
 
 
-def _parse(model: type[M], body: Any, list_key: str | None = None) -> M:
-    # A bare list is accepted too: the server's shapes are still settling.
-    if list_key is not None and isinstance(body, list):
-        body = {list_key: body}
+def _parse(model: type[M], body: Any) -> M:
     return model.model_validate(body)
 
 
@@ -54,13 +51,11 @@ class Provider:
     def payments(self) -> ProviderPayments:
         """Payouts made (or pending) to this wallet."""
         body = self._client.request_json(_spec(self.wallet, "payments"))
-        return _parse(ProviderPayments, body, "payments")
+        return _parse(ProviderPayments, body)
 
     def nodes(self) -> ProviderNodes:
         """This wallet's nodes and their state."""
-        return _parse(
-            ProviderNodes, self._client.request_json(_spec(self.wallet, "nodes")), "nodes"
-        )
+        return _parse(ProviderNodes, self._client.request_json(_spec(self.wallet, "nodes")))
 
 
 class AsyncProvider:
@@ -82,9 +77,9 @@ class AsyncProvider:
     async def payments(self) -> ProviderPayments:
         """Payouts made (or pending) to this wallet."""
         body = await self._client.request_json(_spec(self.wallet, "payments"))
-        return _parse(ProviderPayments, body, "payments")
+        return _parse(ProviderPayments, body)
 
     async def nodes(self) -> ProviderNodes:
         """This wallet's nodes and their state."""
         body = await self._client.request_json(_spec(self.wallet, "nodes"))
-        return _parse(ProviderNodes, body, "nodes")
+        return _parse(ProviderNodes, body)
