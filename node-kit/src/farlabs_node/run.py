@@ -86,7 +86,7 @@ def _standalone_gateway_token(explicit: str | None) -> str:
     return token
 
 
-def _load_engine(opts: RunOptions, model: Any, route_id: str) -> Any:
+def _load_engine(opts: RunOptions, model: Any, route_id: str | None) -> Any:
     from tqdm import tqdm
 
     with tqdm(total=1, desc=f"Loading {model.model_id} ({opts.mode})", unit="model") as bar:
@@ -133,10 +133,13 @@ async def _serve(opts: RunOptions) -> None:
     from farlabs_node.models import resolve_model
     from farlabs_node.swarm._dht_options import is_loopback
 
+    if opts.server_url and not (opts.wallet_address and opts.node_key):
+        raise ValueError("registering with a server needs a wallet and node key: run `far-node setup` first")
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per heartbeat is enough
 
     model = await asyncio.to_thread(resolve_model, opts.model, model_id=opts.model_id)
     if model.is_local:
@@ -160,11 +163,11 @@ async def _serve(opts: RunOptions) -> None:
             )
             block_server.start()
             await asyncio.to_thread(block_server.wait_ready, 600.0)
-            peer_id = block_server.peer_id
+            peer_id: str | None = block_server.peer_id
             start_block, end_block = block_server.span
             print(f"Serving blocks {start_block}:{end_block} of {model.model_id} as peer {peer_id}", flush=True)
         else:
-            peer_id = f"local:{opts.node_name or 'far-node'}"
+            peer_id = None  # no swarm identity: routes report this node with a null peer id
             start_block, end_block = 0, int(model.num_blocks or 0)
         engine = await asyncio.to_thread(_load_engine, opts, model, peer_id)
         if opts.mode == "local":
@@ -191,8 +194,7 @@ async def _serve(opts: RunOptions) -> None:
 
         background: list[asyncio.Task[Any]] = [gateway_task]
         if opts.server_url:
-            if not (opts.wallet_address and opts.node_key):
-                raise SystemExit("a --server needs a node identity: run `far-node setup` first")
+            assert opts.wallet_address and opts.node_key  # checked before start-up
             agent = DiscoveryAgent(
                 opts.server_url,
                 NodeIdentity(opts.wallet_address, opts.node_key, opts.node_name or "far-node", opts.authorization),

@@ -34,12 +34,28 @@ def authorization_message(wallet: str, node: str) -> str:
     return f"Far Mesh node authorization\nwallet: {wallet}\nnode: {node}"
 
 
-def registration_message(wallet: str, node: str, name: str, peer_id: str, timestamp: int) -> str:
-    """What the node key signs for each registration."""
+def registration_message(wallet: str, node: str, name: str, peer_id: str | None, timestamp: int) -> str:
+    """What the node key signs for each registration (an empty peer line for a node without a swarm id)."""
     return (
-        f"Far Mesh node registration\nwallet: {wallet}\nnode: {node}\nname: {name}\npeer: {peer_id}\n"
+        f"Far Mesh node registration\nwallet: {wallet}\nnode: {node}\nname: {name}\npeer: {peer_id or ''}\n"
         f"timestamp: {timestamp}"
     )
+
+
+_NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def validate_node_name(name: str) -> str:
+    """Node names are what discovery accepts: 1-64 of letters, digits, '.', '_', '-' (not starting with a symbol)."""
+    if not _NODE_NAME.fullmatch(name):
+        raise ValueError(f"node name {name!r}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter/digit")
+    return name
+
+
+def default_node_name(hostname: str) -> str:
+    """A valid node name derived from the machine's host name."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "-", hostname).lstrip("._-")[:64]
+    return cleaned or "far-node"
 
 
 def sign_text(private_key: bytes, text: str) -> str:

@@ -40,7 +40,7 @@ class ServingInfo:
     """What the node serves, as announced at registration."""
 
     model_id: str
-    peer_id: str
+    peer_id: str | None  # the Petals server's libp2p id; None for a local-mode node (no swarm identity)
     start_block: int
     end_block: int
     total_blocks: int
@@ -97,7 +97,6 @@ class DiscoveryAgent:
             "signature": sign_text(ident.node_key, message),
             "timestamp": timestamp,
             "node_name": ident.node_name,
-            "peer_id": serving.peer_id,
             "model_id": serving.model_id,
             "start_block": serving.start_block,
             "end_block": serving.end_block,
@@ -105,6 +104,8 @@ class DiscoveryAgent:
             "mode": serving.mode,
             "hardware": hardware_summary(),
         }
+        if serving.peer_id:
+            body["peer_id"] = serving.peer_id
         if ident.authorization:
             body["authorization"] = ident.authorization
         if serving.gateway_url:
@@ -115,15 +116,17 @@ class DiscoveryAgent:
 
     def heartbeat_body(self) -> dict[str, Any]:
         stats = self.stats()
-        return {
+        body: dict[str, Any] = {
             "tokens_served": stats.tokens_served,
             "in_flight": stats.in_flight,
-            "throughput_tps": round(stats.throughput_tps, 3),
-            "peer_id": self.serving.peer_id,
+            "throughput_tps": round(max(stats.throughput_tps, 0.0), 3),
             "start_block": self.serving.start_block,
             "end_block": self.serving.end_block,
             "hardware": hardware_snapshot(),
         }
+        if self.serving.peer_id:
+            body["peer_id"] = self.serving.peer_id
+        return body
 
     # -- exchanges --------------------------------------------------------------------------------------------
     async def register(self) -> None:
@@ -156,9 +159,9 @@ class DiscoveryAgent:
         if response.status_code != 200:
             raise RegistrationError(response.status_code, _error_message(response))
         data: dict[str, Any] = response.json()
-        earned = Decimal(str(data.get("earned_far", "0")))
+        earned = Decimal(str(data.get("earned_far", "0"))).normalize()  # the server may send 18 decimals
         self.emit(
-            f"[Heartbeat] Tokens: {data.get('tokens_credited', 0)} | Earned: {earned} FAR | "
+            f"[Heartbeat] Tokens: {data.get('tokens_credited', 0)} | Earned: {earned:f} FAR | "
             f"{memory_line(body['hardware'])}"
         )
         return data

@@ -34,7 +34,7 @@ class SamplingParams:
 
 @dataclass(frozen=True)
 class RouteHop:
-    peer_id: str
+    peer_id: str | None  # None: this node itself, without a swarm identity (local mode)
     start_block: int
     end_block: int
 

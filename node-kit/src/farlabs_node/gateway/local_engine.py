@@ -24,11 +24,14 @@ class _LocalSession(StepSession):
 
 
 class LocalEngine(Engine):
-    """Runs every block itself; reports itself as the whole route."""
+    """Runs every block itself; reports itself as the whole route (peer id null: the coordinator credits the
+    gateway's own node)."""
 
     mode = "local"
 
-    def __init__(self, model: PreparedModel, *, route_id: str, device: str = "cpu", torch_dtype: str = "float32"):
+    def __init__(
+        self, model: PreparedModel, *, route_id: str | None = None, device: str = "cpu", torch_dtype: str = "float32"
+    ) -> None:
         import torch
         from transformers import AutoModelForCausalLM
 
