@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -53,13 +54,14 @@ def test_check_mode_catches_a_changed_source(tmp_path: Path) -> None:
     )
     source = copy / "contracts" / "FarToken.sol"
     source.write_text(source.read_text() + "// changed\n")
-    env_node_path = str(CONTRACTS_DIR.parents[1] / "node_modules")
+    # The copy sits outside the repo, so point node at the repo's node_modules (and any NODE_PATH given).
+    node_path = os.pathsep.join(filter(None, [str(CONTRACTS_DIR.parents[1] / "node_modules"), os.environ.get("NODE_PATH")]))
     result = subprocess.run(
         [node, str(copy / "contracts" / "compile.mjs"), "--check"],
         capture_output=True,
         text=True,
         timeout=240,
-        env={"PATH": "/usr/bin:/bin", "NODE_PATH": env_node_path},
+        env={"PATH": "/usr/bin:/bin", "NODE_PATH": node_path},
     )
     if result.returncode == SOLC_MISSING:
         pytest.skip("solc-js is not installed")
