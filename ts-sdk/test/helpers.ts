@@ -76,6 +76,7 @@ export class SSEBody {
   private controller!: ReadableStreamDefaultController<Uint8Array>;
   readonly stream: ReadableStream<Uint8Array>;
   cancelled = false;
+  closed = false;
   private readonly encoder = new TextEncoder();
 
   constructor(initial: string[] = []) {
@@ -90,17 +91,22 @@ export class SSEBody {
     });
   }
 
-  push(text: string): void {
+  /** Write `text`; false once the reader cancelled or the request was aborted. */
+  push(text: string): boolean {
+    if (this.cancelled || this.closed) return false;
     this.controller.enqueue(this.encoder.encode(text));
+    return true;
   }
 
   close(): void {
+    this.closed = true;
     this.controller.close();
   }
 
   /** Hand this body out as the response of `request`. */
   respond(request: Recorded, headers: Record<string, string> = {}): Response {
     request.signal.addEventListener('abort', () => {
+      this.closed = true;
       try {
         this.controller.error(request.signal.reason);
       } catch {

@@ -126,6 +126,7 @@ export class HttpCore {
 
   /** One attempt: resolves with a 2xx response (body unread) or throws a mapped error. */
   private async attempt(spec: RequestSpec, call: Call): Promise<Response> {
+    if (call.signal.aborted) throw call.reasonOr(undefined);
     const { controller, release } = childController(call.signal);
     call.onFinish(release);
     const { connectMs, idleMs } = call.timeouts;
