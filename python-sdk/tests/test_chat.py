@@ -151,6 +151,7 @@ def test_gives_up_after_max_retries(mock: respx.MockRouter, sleeps: list[float])
         mesh.chat("hi")
     assert route.call_count == 4 and len(sleeps) == 3
     assert info.value.code == "connection_error" and info.value.status_code is None
+    assert "http://127.0.0.1:8100" in str(info.value)
 
 
 def test_per_call_max_retries(mock: respx.MockRouter, sleeps: list[float]) -> None:

@@ -147,14 +147,24 @@ def httpx_timeout(timeout: Timeout, deadline: Deadline) -> httpx.Timeout:
 
 
 def map_transport_error(exc: Exception, phase_timeout: Timeout) -> APIConnectionError:
-    """An httpx transport failure as one of ours."""
+    """An httpx transport failure as one of ours, naming the server it could not reach."""
+    where = ""
+    if isinstance(exc, httpx.RequestError):
+        try:
+            url = exc.request.url
+            where = f" ({url.scheme}://{url.netloc.decode()})"
+        except RuntimeError:  # no request attached
+            pass
     if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
-        return APITimeoutError(f"could not connect within {phase_timeout.connect}s", kind="connect")
+        return APITimeoutError(
+            f"could not connect within {phase_timeout.connect}s{where}", kind="connect"
+        )
     if isinstance(exc, httpx.TimeoutException):
-        return APITimeoutError(f"no data from the server for {phase_timeout.idle}s", kind="idle")
-    return APIConnectionError(
-        f"connection error: {exc or type(exc).__name__}", code="connection_error"
-    )
+        return APITimeoutError(
+            f"no data from the server for {phase_timeout.idle}s{where}", kind="idle"
+        )
+    detail = str(exc) or type(exc).__name__
+    return APIConnectionError(f"connection error{where}: {detail}", code="connection_error")
 
 
 def deadline_error(timeout: Timeout) -> APITimeoutError:
