@@ -116,7 +116,7 @@ def test_registers_with_a_valid_proof_and_heartbeats_real_figures(setup) -> None
     (beat,) = standin.heartbeats
     assert beat["tokens_served"] == 42 and beat["in_flight"] == 1 and beat["throughput_tps"] == 3.5
     assert beat["hardware"]["ram_used_gb"] > 0
-    assert lines[-1].startswith("[Heartbeat] Tokens: 1200 | Earned: 0.1200 FAR | VRAM: ")
+    assert lines[-1].startswith("[Heartbeat] Tokens: 1200 | Earned: 0.12 FAR | VRAM: ")
 
 
 def test_re_registers_after_the_server_restarts(setup) -> None:  # type: ignore[no-untyped-def]

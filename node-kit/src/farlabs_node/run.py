@@ -8,6 +8,7 @@ import logging
 import os
 import secrets
 import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -112,6 +113,10 @@ def _default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+class _StoppedDuringStartup(Exception):
+    """SIGINT/SIGTERM arrived while the node was still starting."""
+
+
 class _Throughput:
     """Tokens per second between two heartbeats."""
 
@@ -141,7 +146,34 @@ async def _serve(opts: RunOptions) -> None:
         loop.add_signal_handler(sig, stop.set)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per heartbeat is enough
 
-    model = await asyncio.to_thread(resolve_model, opts.model, model_id=opts.model_id)
+    async def until_stopped(func: Any, *args: Any) -> Any:
+        """Run a blocking start-up step in a daemon thread, but give up as soon as SIGINT/SIGTERM arrives
+        (asyncio.to_thread would make asyncio.run wait for the step to finish anyway)."""
+        future: asyncio.Future[Any] = loop.create_future()
+
+        def settle(setter: Any, value: Any) -> None:
+            if not future.done():
+                setter(value)
+
+        def target() -> None:
+            try:
+                value = func(*args)
+            except BaseException as exc:
+                with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is waiting
+                    loop.call_soon_threadsafe(settle, future.set_exception, exc)
+            else:
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(settle, future.set_result, value)
+
+        threading.Thread(target=target, name="far-node-startup", daemon=True).start()
+        stopper = asyncio.ensure_future(stop.wait())
+        await asyncio.wait([future, stopper], return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        if not future.done():
+            raise _StoppedDuringStartup()
+        return future.result()
+
+    model = await until_stopped(lambda: resolve_model(opts.model, model_id=opts.model_id))
     if model.is_local:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local checkpoint never needs the hub
     block_server = None
@@ -162,14 +194,14 @@ async def _serve(opts: RunOptions) -> None:
                 )
             )
             block_server.start()
-            await asyncio.to_thread(block_server.wait_ready, 600.0)
+            await until_stopped(block_server.wait_ready, 600.0)
             peer_id: str | None = block_server.peer_id
             start_block, end_block = block_server.span
             print(f"Serving blocks {start_block}:{end_block} of {model.model_id} as peer {peer_id}", flush=True)
         else:
             peer_id = None  # no swarm identity: routes report this node with a null peer id
             start_block, end_block = 0, int(model.num_blocks or 0)
-        engine = await asyncio.to_thread(_load_engine, opts, model, peer_id)
+        engine = await until_stopped(_load_engine, opts, model, peer_id)
         if opts.mode == "local":
             end_block = engine.num_blocks
         total_blocks = int(model.num_blocks or engine.client_model.config.num_hidden_layers)
@@ -252,7 +284,7 @@ def run_node(opts: RunOptions) -> int:
     code = 0
     try:
         asyncio.run(_serve(opts))
-    except (KeyboardInterrupt, asyncio.CancelledError):
+    except (KeyboardInterrupt, asyncio.CancelledError, _StoppedDuringStartup):
         pass
     except Exception as exc:
         logger.error("far-node run failed: %s", exc)
