@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { APITimeoutError, FarMesh } from '../src/index.js';
+import { APITimeoutError, FarMesh, type Timeout } from '../src/index.js';
 import { resolveTimeouts } from '../src/internal/timeouts.js';
 import { SSEBody, collect, done, hang, json, scriptedFetch, tokenFrame } from './helpers.js';
 
-const client = (fetchImpl: typeof fetch, timeout: ConstructorParameters<typeof FarMesh>[0]['timeout'], maxRetries = 0) =>
+const client = (fetchImpl: typeof fetch, timeout: Timeout, maxRetries = 0) =>
   new FarMesh({ baseURL: 'http://127.0.0.1:1', fetch: fetchImpl, timeout, maxRetries });
 
 /** A body that sends keep-alive comments forever (until the request is aborted). */
