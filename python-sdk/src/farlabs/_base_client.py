@@ -40,9 +40,11 @@ class Timeout:
 
     Attributes:
         connect: to open the TCP connection.
-        idle: silence allowed between two stream events or body reads; keep-alive comments
-            do not count as activity.
-        total: the overall deadline of one call, across every retry.
+        idle: silence allowed between two events of a stream; keep-alive comments do not count
+            as activity. (A whole-answer call is silent until the answer is ready, so it waits up
+            to `total` instead.)
+        total: the overall deadline of one call, across every retry, streams included; raise it
+            (or set None) for very long generations on a slow swarm.
     """
 
     connect: float | None = C.DEFAULT_CONNECT_TIMEOUT_S
@@ -136,30 +138,45 @@ def build_headers(options: ClientOptions, spec: RequestSpec) -> dict[str, str]:
     return headers
 
 
-def httpx_timeout(timeout: Timeout, deadline: Deadline) -> httpx.Timeout:
+_READ_IS_DEADLINE = "farlabs.read_is_deadline"  # request extension: which limit a read timeout is
+
+
+def httpx_timeout(timeout: Timeout, deadline: Deadline, streaming: bool) -> httpx.Timeout:
     """The per-attempt httpx timeout: each phase capped by what is left of the deadline."""
+    # A stream must not fall silent for longer than `idle`; a whole answer arrives in one piece
+    # when it is ready, so only the deadline bounds the wait for it.
+    read = deadline.cap(timeout.idle if streaming else None)
     return httpx.Timeout(
         connect=deadline.cap(timeout.connect),
-        read=deadline.cap(timeout.idle),
-        write=deadline.cap(timeout.idle),
+        read=read,
+        write=read,
         pool=deadline.cap(timeout.connect),
     )
 
 
+def _read_is_deadline(timeout: Timeout, deadline: Deadline, streaming: bool) -> bool:
+    left = deadline.remaining()
+    return left is not None and (not streaming or timeout.idle is None or left <= timeout.idle)
+
+
 def map_transport_error(exc: Exception, phase_timeout: Timeout) -> APIConnectionError:
     """An httpx transport failure as one of ours, naming the server it could not reach."""
-    where = ""
+    where, read_is_deadline = "", False
     if isinstance(exc, httpx.RequestError):
         try:
-            url = exc.request.url
-            where = f" ({url.scheme}://{url.netloc.decode()})"
+            request = exc.request
         except RuntimeError:  # no request attached
             pass
+        else:
+            where = f" ({request.url.scheme}://{request.url.netloc.decode()})"
+            read_is_deadline = bool(request.extensions.get(_READ_IS_DEADLINE))
     if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
         return APITimeoutError(
             f"could not connect within {phase_timeout.connect}s{where}", kind="connect"
         )
     if isinstance(exc, httpx.TimeoutException):
+        if read_is_deadline:
+            return deadline_error(phase_timeout)
         return APITimeoutError(
             f"no data from the server for {phase_timeout.idle}s{where}", kind="idle"
         )
@@ -251,13 +268,15 @@ class _BaseAPIClient:
         timeout: Timeout,
         deadline: Deadline,
     ) -> httpx.Request:
-        return client.build_request(
+        request = client.build_request(
             spec.method,
             self._options.base_url.rstrip("/") + spec.path,
             json=spec.json_body,
             headers=build_headers(self._options, spec),
-            timeout=httpx_timeout(timeout, deadline),
+            timeout=httpx_timeout(timeout, deadline, spec.stream),
         )
+        request.extensions[_READ_IS_DEADLINE] = _read_is_deadline(timeout, deadline, spec.stream)
+        return request
 
 
 class SyncAPIClient(_BaseAPIClient):
