@@ -94,9 +94,9 @@ async def test_silent_socket_mid_stream_async(stalled_stream: SilentServer) -> N
 def test_whole_answer_waits_for_the_deadline_not_the_idle_limit(silent: SilentServer) -> None:
     # No answer at all: the idle limit (0.1 s) does not apply to a whole-answer call; the
     # deadline does, and is not retried.
-    with FarMesh(base_url=silent.url, timeout=Timeout(idle=0.1, total=0.6)) as mesh:
-        with pytest.raises(farlabs.APITimeoutError) as info:
-            mesh.chat("hi")
+    mesh = FarMesh(base_url=silent.url, timeout=Timeout(idle=0.1, total=0.6))
+    with mesh, pytest.raises(farlabs.APITimeoutError) as info:
+        mesh.chat("hi")
     assert info.value.kind == "total"
     assert len(silent.connections) == 1
 
@@ -105,8 +105,8 @@ def test_refused_connection_is_retried_then_raised(sleeps: list[float]) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
-    with FarMesh(base_url=f"http://127.0.0.1:{port}", max_retries=2) as mesh:
-        with pytest.raises(farlabs.APIConnectionError) as info:
-            mesh.models.list()
+    mesh = FarMesh(base_url=f"http://127.0.0.1:{port}", max_retries=2)
+    with mesh, pytest.raises(farlabs.APIConnectionError) as info:
+        mesh.models.list()
     assert not isinstance(info.value, farlabs.APITimeoutError)
     assert len(sleeps) == 2 and f"127.0.0.1:{port}" in str(info.value)
