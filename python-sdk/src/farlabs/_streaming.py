@@ -151,6 +151,7 @@ class Stream(_StreamView):
                     self._response = self._client.send_attempts(
                         self._spec, self._timeout, self._retry
                     )
+                    self._state.request_id = _request_id_of(self._response, self._state.request_id)
         finally:
             self._response.close()
 
@@ -308,6 +309,7 @@ class AsyncStream(_StreamView):
                     self._response = await self._client.send_attempts(
                         self._spec, self._timeout, self._retry
                     )
+                    self._state.request_id = _request_id_of(self._response, self._state.request_id)
                 finally:
                     await reader.aclose()  # closed now, not whenever it is collected
         finally:
