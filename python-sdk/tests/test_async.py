@@ -180,3 +180,16 @@ async def test_early_close(mock: respx.MockRouter) -> None:
     assert stream.text == "t0t1t2" and stream.finish_reason == "cancelled"
     assert stream.usage.completion_tokens == 3 and stream.cost_far == Decimal("0.0003")
     assert stream._response is not None and stream._response.is_closed
+
+
+async def test_with_options_and_own_http_client(
+    mock: respx.MockRouter, sleeps: list[float]
+) -> None:
+    route = mock.post(GENERATE).mock(return_value=envelope(503, "overloaded_error", "no_capacity"))
+    async with httpx.AsyncClient() as http_client:
+        async with AsyncFarMesh(http_client=http_client) as mesh:
+            hasty = mesh.with_options(max_retries=0)
+            with pytest.raises(farlabs.OverloadedError):
+                await hasty.chat("hi")
+            assert route.call_count == 1 and mesh.max_retries == 2
+        assert not http_client.is_closed  # the caller's client stays the caller's

@@ -193,3 +193,22 @@ def test_unknown_events_are_skipped(mock: respx.MockRouter) -> None:
     mock.post(GENERATE).mock(side_effect=bodies(body))
     with FarMesh() as mesh:
         assert list(mesh.chat_stream("hi")) == ["Hello", " world"]
+
+
+def test_chunk_boundaries_anywhere_and_utf8(mock: respx.MockRouter) -> None:
+    # The wire may cut lines, and multi-byte characters, at any byte.
+    whole = b"".join(
+        [token("量子", 1, "0.0001"), KEEP_ALIVE, token(" é", 2, "0.0002"), done(text="量子 é")]
+    )
+    pieces: list[Chunk] = [whole[i : i + 3] for i in range(0, len(whole), 3)]
+    mock.post(GENERATE).mock(side_effect=bodies(pieces))
+    with FarMesh() as mesh, mesh.chat_stream("hi") as stream:
+        assert list(stream) == ["量子", " é"]
+    assert stream.text == "量子 é" and stream.finish_reason == "length"
+
+
+def test_crlf_line_endings(mock: respx.MockRouter) -> None:
+    body = [chunk.replace(b"\n", b"\r\n") for chunk in HELLO_WORLD]
+    mock.post(GENERATE).mock(side_effect=bodies(body))
+    with FarMesh() as mesh:
+        assert "".join(mesh.chat_stream("hi")) == "Hello world"
