@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -9,9 +10,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import psutil
@@ -38,12 +40,12 @@ class NodeProcess:
     gateway_port: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def start(self) -> "NodeProcess":
+    def start(self) -> NodeProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(
-            FAR_NODE + self.args, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
-        )
+        with open(self.log_path, "wb") as log:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                FAR_NODE + self.args, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
+            )
         return self
 
     def log(self) -> str:
@@ -76,10 +78,8 @@ class NodeProcess:
     def kill_group(self, sig: int = signal.SIGKILL) -> None:
         if self.proc is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, sig)
-        except ProcessLookupError:
-            pass
         if sig == signal.SIGKILL:
             self.proc.wait(timeout=30)
 
@@ -93,8 +93,13 @@ class NodeProcess:
 def node_env(cache: Path, home: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
-        FARLABS_CACHE_DIR=str(cache), FARLABS_NODE_HOME=str(home), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
-        PYTHONUNBUFFERED="1", LOG_LEVEL="INFO", OMP_NUM_THREADS="1",
+        FARLABS_CACHE_DIR=str(cache),
+        FARLABS_NODE_HOME=str(home),
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        PYTHONUNBUFFERED="1",
+        LOG_LEVEL="INFO",
+        OMP_NUM_THREADS="1",
     )
     env.pop("FAR_MESH_DHT_BOOTSTRAP", None)
     env.pop("FARLABS_SERVER_URL", None)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-
 from _helpers import NodeProcess, free_port, node_env
 
 GATEWAY_TOKEN = "gw_test_token"
@@ -36,8 +35,10 @@ def bootstrap(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Iter
     work = tmp_path_factory.mktemp("bootstrap")
     maddr_file = work / "maddr"
     node = NodeProcess(
-        "bootstrap", ["bootstrap", "--port", str(free_port()), "--maddr-file", str(maddr_file)],
-        work / "bootstrap.log", node_env(cache_dir, work / "home"),
+        "bootstrap",
+        ["bootstrap", "--port", str(free_port()), "--maddr-file", str(maddr_file)],
+        work / "bootstrap.log",
+        node_env(cache_dir, work / "home"),
     ).start()
     try:
         node.wait_for("FAR_MESH_DHT_BOOTSTRAP=", timeout_s=60)
@@ -54,12 +55,26 @@ class Swarm:
     model_path: str
 
 
-def start_node(
-    tmp: Path, cache: Path, name: str, maddr: str | None, *args: str, model: str = "tiny"
-) -> NodeProcess:
+def start_node(tmp: Path, cache: Path, name: str, maddr: str | None, *args: str, model: str = "tiny") -> NodeProcess:
     port = free_port()
-    argv = ["run", "--model", model, "--port", str(port), "--gateway-token", GATEWAY_TOKEN, "--torch-threads", "1",
-            "--update-period", "5", "--client-update-period", "3", "--request-timeout", "10", *args]
+    argv = [
+        "run",
+        "--model",
+        model,
+        "--port",
+        str(port),
+        "--gateway-token",
+        GATEWAY_TOKEN,
+        "--torch-threads",
+        "1",
+        "--update-period",
+        "5",
+        "--client-update-period",
+        "3",
+        "--request-timeout",
+        "10",
+        *args,
+    ]
     if maddr:
         argv += ["--initial-peers", maddr]
     node = NodeProcess(name, argv, tmp / f"{name}.log", node_env(cache, tmp / f"home-{name}"))
@@ -96,7 +111,7 @@ def reference_generate(tiny_model):  # type: ignore[no-untyped-def]
     def run(prompt_ids: list[int], n: int) -> list[int]:
         with torch.no_grad():
             out = model.generate(torch.tensor([prompt_ids]), max_new_tokens=n, do_sample=False)
-        return [int(t) for t in out[0, len(prompt_ids):]]
+        return [int(t) for t in out[0, len(prompt_ids) :]]
 
     run.tokenizer = tokenizer  # type: ignore[attr-defined]
     return run

@@ -33,19 +33,22 @@ class StandIn:
         self.heartbeats: list[dict[str, Any]] = []
         self.unregistered: list[str] = []
         self.down = False
-        self.app = Starlette(routes=[
-            Route("/nodes/register", self.register, methods=["POST"]),
-            Route("/nodes/heartbeat", self.heartbeat, methods=["POST"]),
-            Route("/nodes/unregister", self.unregister, methods=["POST"]),
-        ])
+        self.app = Starlette(
+            routes=[
+                Route("/nodes/register", self.register, methods=["POST"]),
+                Route("/nodes/heartbeat", self.heartbeat, methods=["POST"]),
+                Route("/nodes/unregister", self.unregister, methods=["POST"]),
+            ]
+        )
 
     def restart(self) -> None:
         self.tokens.clear()
 
     async def register(self, request: Request) -> JSONResponse:
         body = await request.json()
-        message = registration_message(body["wallet_address"], body["node_address"], body["node_name"],
-                                       body["peer_id"], body["timestamp"])
+        message = registration_message(
+            body["wallet_address"], body["node_address"], body["node_name"], body["peer_id"], body["timestamp"]
+        )
         if recover_signer(message, body["signature"]) != body["node_address"]:
             return JSONResponse({"error": {"type": "authentication_error", "message": "bad signature"}}, 401)
         auth = authorization_message(body["wallet_address"], body["node_address"])
@@ -56,8 +59,16 @@ class StandIn:
         self.registrations.append(body)
         token = "fn_" + secrets.token_hex(8)
         self.tokens[token] = "node-1"
-        return JSONResponse({"node_id": "node-1", "node_token": token, "gateway_token": f"gw_{len(self.registrations)}",
-                             "heartbeat_interval_s": 30, "status": "online"}, 201)
+        return JSONResponse(
+            {
+                "node_id": "node-1",
+                "node_token": token,
+                "gateway_token": f"gw_{len(self.registrations)}",
+                "heartbeat_interval_s": 30,
+                "status": "online",
+            },
+            201,
+        )
 
     def _node(self, request: Request) -> str | None:
         return self.tokens.get(request.headers.get("authorization", "").removeprefix("Bearer "))
@@ -67,8 +78,16 @@ class StandIn:
             return JSONResponse({"error": {"type": "authentication_error", "message": "unknown token"}}, 401)
         body = await request.json()
         self.heartbeats.append(body)
-        return JSONResponse({"node_id": "node-1", "status": "online", "tokens_credited": 1200,
-                             "earned_far": "0.1200", "unpaid_far": "0.1200", "heartbeat_interval_s": 30})
+        return JSONResponse(
+            {
+                "node_id": "node-1",
+                "status": "online",
+                "tokens_credited": 1200,
+                "earned_far": "0.1200",
+                "unpaid_far": "0.1200",
+                "heartbeat_interval_s": 30,
+            }
+        )
 
     async def unregister(self, request: Request) -> JSONResponse:
         node = self._node(request)
@@ -120,7 +139,7 @@ def test_registers_with_a_valid_proof_and_heartbeats_real_figures(setup) -> None
 
 
 def test_re_registers_after_the_server_restarts(setup) -> None:  # type: ignore[no-untyped-def]
-    standin, agent, lines, gateway_tokens = setup
+    standin, agent, _, gateway_tokens = setup
     asyncio.run(agent.tick())
     standin.restart()
     asyncio.run(agent.tick())
@@ -130,7 +149,7 @@ def test_re_registers_after_the_server_restarts(setup) -> None:  # type: ignore[
 
 
 def test_backs_off_while_the_server_is_down_and_recovers(setup) -> None:  # type: ignore[no-untyped-def]
-    standin, agent, lines, _ = setup
+    standin, agent, _, _ = setup
     standin.down = True
     delays = [asyncio.run(agent.tick()) for _ in range(8)]
     assert delays == [1, 2, 4, 8, 16, 32, 60, 60]
@@ -156,11 +175,8 @@ def test_run_stops_when_asked(setup) -> None:  # type: ignore[no-untyped-def]
 
     async def scenario() -> None:
         stop = asyncio.Event()
-        task = asyncio.create_task(agent.run(stop))
-        while not standin.heartbeats:
-            await asyncio.sleep(0.01)
-        stop.set()
-        await asyncio.wait_for(task, 10)
+        agent.emit = lambda line: stop.set() if line.startswith("[Heartbeat]") else None  # stop after one beat
+        await asyncio.wait_for(agent.run(stop), 10)
 
     asyncio.run(scenario())
     assert len(standin.heartbeats) == 1

@@ -16,7 +16,11 @@ KILL_AFTER = 8
 
 
 def test_generation_survives_a_server_dying_mid_stream(
-    tmp_path: Path, cache_dir: Path, bootstrap: str, tiny_model, reference_generate,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    cache_dir: Path,
+    bootstrap: str,
+    tiny_model,
+    reference_generate,  # type: ignore[no-untyped-def]
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     from farlabs_node.gateway.engine import GenerationResult, SamplingParams, generate
@@ -25,8 +29,7 @@ def test_generation_survives_a_server_dying_mid_stream(
 
     model_id = "farlabs/tiny-failover"  # its own DHT prefix: only these two servers hold its blocks
     nodes = [
-        start_node(tmp_path, cache_dir, name, bootstrap, "--blocks", "0:4", "--model-id", model_id)
-        for name in ("twin-1", "twin-2")
+        start_node(tmp_path, cache_dir, name, bootstrap, "--blocks", "0:4", "--model-id", model_id) for name in ("twin-1", "twin-2")
     ]
     engine = None
     try:
@@ -42,8 +45,7 @@ def test_generation_survives_a_server_dying_mid_stream(
         ids: list[int] = []
         killed = None
         with caplog.at_level(logging.WARNING, logger="farlabs_node.failover"):
-            for piece in generate(engine, prompt_ids, SamplingParams(max_new_tokens=N_TOKENS), result,
-                                  threading.Event()):
+            for piece in generate(engine, prompt_ids, SamplingParams(max_new_tokens=N_TOKENS), result, threading.Event()):
                 ids += piece.token_ids
                 if killed is None and len(ids) >= KILL_AFTER:
                     (hop,) = result.route

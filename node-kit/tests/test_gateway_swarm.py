@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 import httpx
-
 from _helpers import generate, iter_sse
+
 from conftest import GATEWAY_TOKEN, Swarm
 
 PROMPT = "Beautiful is better than"
@@ -32,13 +32,12 @@ def test_route_names_both_servers_and_their_spans(swarm: Swarm) -> None:
     assert [(hop["start_block"], hop["end_block"]) for hop in route] == [(0, 2), (2, 4)]
     assert len({hop["peer_id"] for hop in route}) == 2
     assert all(hop["peer_id"].startswith("12D3Koo") for hop in route)
-    for node, hop in zip(swarm.nodes, route):
+    for node, hop in zip(swarm.nodes, route, strict=True):
         assert hop["peer_id"] in node.log()  # each node printed the peer id it serves as
 
 
 def test_one_event_per_token_and_max_tokens(swarm: Swarm) -> None:
-    result = generate(swarm.gateway_url, GATEWAY_TOKEN, {"prompt": "The quick brown", "max_tokens": 5,
-                                                          "temperature": 0})
+    result = generate(swarm.gateway_url, GATEWAY_TOKEN, {"prompt": "The quick brown", "max_tokens": 5, "temperature": 0})
     assert result.done["completion_tokens"] <= 5  # type: ignore[index]
     if result.done["finish_reason"] == "length":  # type: ignore[index]
         assert result.done["completion_tokens"] == 5  # type: ignore[index]
@@ -49,8 +48,7 @@ def test_stop_sequence_cuts_the_text(swarm: Swarm, reference_generate) -> None: 
     prompt_ids = reference_generate.tokenizer(PROMPT)["input_ids"]
     full = reference_generate.tokenizer.decode(reference_generate(prompt_ids, 24), skip_special_tokens=True)
     stop = full[3:6]  # something the model is known to produce
-    result = generate(swarm.gateway_url, GATEWAY_TOKEN,
-                      {"prompt": PROMPT, "max_tokens": 24, "temperature": 0, "stop": [stop]})
+    result = generate(swarm.gateway_url, GATEWAY_TOKEN, {"prompt": PROMPT, "max_tokens": 24, "temperature": 0, "stop": [stop]})
     assert result.done["finish_reason"] == "stop"  # type: ignore[index]
     assert result.text == full[: full.index(stop)]
     assert stop not in result.text
@@ -80,8 +78,9 @@ def test_chat_messages_go_through_the_chat_template(swarm: Swarm, reference_gene
 def test_prefix_token_ids_resume_a_generation(swarm: Swarm, reference_generate) -> None:  # type: ignore[no-untyped-def]
     prompt_ids = reference_generate.tokenizer(PROMPT)["input_ids"]
     expected = reference_generate(prompt_ids, 12)
-    result = generate(swarm.gateway_url, GATEWAY_TOKEN, {"prompt": PROMPT, "max_tokens": 12, "temperature": 0,
-                                                         "prefix_token_ids": expected[:5]})
+    result = generate(
+        swarm.gateway_url, GATEWAY_TOKEN, {"prompt": PROMPT, "max_tokens": 12, "temperature": 0, "prefix_token_ids": expected[:5]}
+    )
     assert result.token_ids == expected[5 : 5 + len(result.token_ids)]
     assert result.done["completion_tokens"] == len(expected)  # type: ignore[index]
 
@@ -120,9 +119,13 @@ def test_healthz(swarm: Swarm) -> None:
 def test_caller_disconnect_stops_generation(swarm: Swarm) -> None:
     url = swarm.gateway_url
     before = httpx.get(f"{url}/healthz", timeout=10).json()["tokens_served"]
-    with httpx.stream("POST", f"{url}/generate", json={"prompt": PROMPT, "max_tokens": 480, "temperature": 1.0,
-                                                       "seed": 7},
-                      headers={"Authorization": f"Bearer {GATEWAY_TOKEN}"}, timeout=60) as response:
+    with httpx.stream(
+        "POST",
+        f"{url}/generate",
+        json={"prompt": PROMPT, "max_tokens": 480, "temperature": 1.0, "seed": 7},
+        headers={"Authorization": f"Bearer {GATEWAY_TOKEN}"},
+        timeout=60,
+    ) as response:
         events = iter_sse(response)
         for _ in range(3):
             next(events)

@@ -32,8 +32,10 @@ print(json.dumps(out))
 """
 
 
-@pytest.mark.skipif(not os.environ.get("FARLABS_GGUF_PYTHON"), reason="set FARLABS_GGUF_PYTHON to a Python "
-                    "with transformers>=4.41 and gguf to compare against the GGUF itself")
+@pytest.mark.skipif(
+    not os.environ.get("FARLABS_GGUF_PYTHON"),
+    reason="set FARLABS_GGUF_PYTHON to a Python with transformers>=4.41 and gguf to compare against the GGUF itself",
+)
 def test_converted_checkpoint_matches_the_gguf(cache_dir: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -43,7 +45,10 @@ def test_converted_checkpoint_matches_the_gguf(cache_dir: Path) -> None:
 
     side = subprocess.run(
         [os.environ["FARLABS_GGUF_PYTHON"], "-c", _SIDE_SCRIPT, str(find_smollm2_gguf()), json.dumps(PROMPTS)],
-        capture_output=True, text=True, timeout=600, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
     assert side.returncode == 0, side.stderr[-3000:]
     reference = json.loads(side.stdout.strip().splitlines()[-1])
@@ -51,7 +56,7 @@ def test_converted_checkpoint_matches_the_gguf(cache_dir: Path) -> None:
     model = resolve_model("smollm2", show_progress=False)
     tokenizer = AutoTokenizer.from_pretrained(model.path)
     local = AutoModelForCausalLM.from_pretrained(model.path, torch_dtype=torch.float32).eval()
-    for prompt, ref in zip(PROMPTS, reference):
+    for prompt, ref in zip(PROMPTS, reference, strict=True):
         ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
         assert ids == ref["ids"], prompt  # same tokenization, digits and multibyte characters included
         with torch.no_grad():

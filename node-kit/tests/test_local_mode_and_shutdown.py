@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 
 import httpx
-
 from _helpers import generate
+
 from conftest import GATEWAY_TOKEN, start_node
 
 PROMPT = "Flat is better than"
@@ -23,7 +23,10 @@ def _wait_gone(node, timeout_s: float = 30.0) -> list[int]:  # type: ignore[no-u
 
 
 def test_local_mode_serves_the_same_api_and_shuts_down_cleanly(
-    tmp_path: Path, cache_dir: Path, tiny_model, reference_generate  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    cache_dir: Path,
+    tiny_model,
+    reference_generate,  # type: ignore[no-untyped-def]
 ) -> None:
     node = start_node(tmp_path, cache_dir, "local", None, "--mode", "local")
     try:
@@ -47,10 +50,12 @@ def test_local_mode_serves_the_same_api_and_shuts_down_cleanly(
 
 
 def test_swarm_node_shutdown_leaves_no_processes(
-    tmp_path: Path, cache_dir: Path, bootstrap: str, tiny_model  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    cache_dir: Path,
+    bootstrap: str,
+    tiny_model,  # type: ignore[no-untyped-def]
 ) -> None:
-    node = start_node(tmp_path, cache_dir, "to-stop", bootstrap, "--blocks", "0:1",
-                      "--model-id", "farlabs/tiny-shutdown")
+    node = start_node(tmp_path, cache_dir, "to-stop", bootstrap, "--blocks", "0:1", "--model-id", "farlabs/tiny-shutdown")
     try:
         node.wait_for("✓ Far Node Server is ready and earning $FAR!")
         assert len(node.session_pids()) > 3  # DHT, p2pd, handlers: the tree a bare SIGTERM would orphan

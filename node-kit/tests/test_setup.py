@@ -19,17 +19,24 @@ GOOD_WALLET = "0x52908400098527886E0F7030069857D2E4169EE7"
 def _setup(home: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     env = {"FARLABS_NODE_HOME": str(home), "PATH": "/usr/bin:/bin"}
     return subprocess.run(
-        [sys.executable, "-m", "farlabs_node.cli", "setup", *args], input=stdin, capture_output=True, text=True,
-        env=env, timeout=120,
+        [sys.executable, "-m", "farlabs_node.cli", "setup", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
 
 
-@pytest.mark.parametrize("wallet", [
-    "0x52908400098527886E0F7030069857D2E4169Ee7",  # one letter's case flipped: checksum mismatch
-    "0x1234",
-    "52908400098527886E0F7030069857D2E4169EE7",
-    "0xZZ908400098527886E0F7030069857D2E4169EE7",
-])
+@pytest.mark.parametrize(
+    "wallet",
+    [
+        "0x52908400098527886E0F7030069857D2E4169Ee7",  # one letter's case flipped: checksum mismatch
+        "0x1234",
+        "52908400098527886E0F7030069857D2E4169EE7",
+        "0xZZ908400098527886E0F7030069857D2E4169EE7",
+    ],
+)
 def test_setup_rejects_a_bad_wallet(tmp_path: Path, wallet: str) -> None:
     result = _setup(tmp_path, "--non-interactive", "--wallet", wallet, "--public-ip", "127.0.0.1")
     assert result.returncode == 2
@@ -42,8 +49,20 @@ def test_setup_writes_config_key_and_signed_authorization(tmp_path: Path) -> Non
     key_file = tmp_path / "wallet.key"
     key_file.write_text(bytes(wallet.key).hex())
     home = tmp_path / "home"
-    result = _setup(home, "--non-interactive", "--wallet", wallet.address.lower(), "--public-ip", "127.0.0.1",
-                    "--model", "tiny", "--node-name", "n1", "--wallet-key-file", str(key_file))
+    result = _setup(
+        home,
+        "--non-interactive",
+        "--wallet",
+        wallet.address.lower(),
+        "--public-ip",
+        "127.0.0.1",
+        "--model",
+        "tiny",
+        "--node-name",
+        "n1",
+        "--wallet-key-file",
+        str(key_file),
+    )
     assert result.returncode == 0, result.stderr
     config = json.loads((home / "config.json").read_text())
     assert config["wallet_address"] == wallet.address  # stored checksummed
@@ -87,7 +106,12 @@ def test_interactive_setup_asks_again_after_a_bad_wallet(tmp_path: Path) -> None
 def test_status_reports_the_config(tmp_path: Path) -> None:
     _setup(tmp_path, "--non-interactive", "--wallet", GOOD_WALLET, "--public-ip", "127.0.0.1")
     env = {"FARLABS_NODE_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    result = subprocess.run([sys.executable, "-m", "farlabs_node.cli", "status", "--gateway-url",
-                             "http://127.0.0.1:9"], capture_output=True, text=True, env=env, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "farlabs_node.cli", "status", "--gateway-url", "http://127.0.0.1:9"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert GOOD_WALLET in result.stdout and "not running" in result.stdout
     assert result.returncode == 2

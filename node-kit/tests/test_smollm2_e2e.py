@@ -6,14 +6,13 @@ import signal
 from pathlib import Path
 
 from _helpers import generate
+
 from conftest import GATEWAY_TOKEN, start_node
 
 QUESTION = "Explain quantum computing in simple terms"
 
 
-def test_smollm2_answers_on_topic_through_a_two_node_swarm(
-    tmp_path: Path, cache_dir: Path, bootstrap: str
-) -> None:
+def test_smollm2_answers_on_topic_through_a_two_node_swarm(tmp_path: Path, cache_dir: Path, bootstrap: str) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -30,8 +29,9 @@ def test_smollm2_answers_on_topic_through_a_two_node_swarm(
         for node in nodes:
             node.wait_for("✓ Far Node Server is ready and earning $FAR!")
         messages = [{"role": "user", "content": QUESTION}]
-        result = generate(f"http://127.0.0.1:{nodes[0].gateway_port}", GATEWAY_TOKEN,
-                          {"messages": messages, "max_tokens": 32, "temperature": 0})
+        result = generate(
+            f"http://127.0.0.1:{nodes[0].gateway_port}", GATEWAY_TOKEN, {"messages": messages, "max_tokens": 32, "temperature": 0}
+        )
     finally:
         for node in nodes:
             node.kill_group(signal.SIGKILL)
@@ -47,5 +47,5 @@ def test_smollm2_answers_on_topic_through_a_two_node_swarm(
     ids = torch.tensor([tokenizer(prompt, add_special_tokens=False)["input_ids"]])
     local = AutoModelForCausalLM.from_pretrained(model.path, torch_dtype=torch.float32).eval()
     with torch.no_grad():
-        expected = local.generate(ids, max_new_tokens=32, do_sample=False)[0, ids.shape[1]:].tolist()
+        expected = local.generate(ids, max_new_tokens=32, do_sample=False)[0, ids.shape[1] :].tolist()
     assert result.token_ids == [t for t in expected if t != tokenizer.eos_token_id]

@@ -6,7 +6,7 @@ import argparse
 import logging
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from farlabs_node import __version__
 from farlabs_node.config import (
@@ -40,8 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="serve blocks into the swarm + run the gateway and the discovery agent")
     run.add_argument("--model", help="model to serve (default: config, else SmolLM2-135M-Instruct)")
     run.add_argument("--model-id", help="id announced to the mesh (default: derived from --model)")
-    run.add_argument("--mode", choices=("swarm", "local"), default="swarm",
-                     help="swarm: serve blocks into Petals; local: whole model here (centralized fallback)")
+    run.add_argument(
+        "--mode",
+        choices=("swarm", "local"),
+        default="swarm",
+        help="swarm: serve blocks into Petals; local: whole model here (centralized fallback)",
+    )
     run.add_argument("--blocks", help="block range START:END to serve (default: chosen automatically)")
     run.add_argument("--num-blocks", type=int, help="with automatic placement: how many blocks")
     run.add_argument("--initial-peers", nargs="*", help="DHT multiaddrs (default: FAR_MESH_DHT_BOOTSTRAP)")
@@ -50,8 +54,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--dht-port", type=int, default=0, help="DHT/libp2p port (default: any free port)")
     run.add_argument("--public-ip")
     run.add_argument("--server", dest="server_url", help="reference server URL (default: FARLABS_SERVER_URL)")
-    run.add_argument("--gateway-token", help="token the gateway accepts when no server is configured "
-                                              "(default: FARLABS_GATEWAY_TOKEN, else one saved in the node home)")
+    run.add_argument(
+        "--gateway-token",
+        help="token the gateway accepts when no server is configured "
+        "(default: FARLABS_GATEWAY_TOKEN, else one saved in the node home)",
+    )
     run.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda when available)")
     run.add_argument("--torch-dtype", default="float32", choices=("float32", "bfloat16", "float16"))
     run.add_argument("--quant-type", default="none", choices=("none", "int8", "nf4"))
@@ -61,8 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--request-timeout", type=float, default=30.0, help="gateway's per-request swarm timeout")
     run.add_argument("--heartbeat-interval", type=float, default=30.0, help=argparse.SUPPRESS)
     run.add_argument("--torch-threads", type=int, help="torch intra-op threads (default: torch's choice)")
-    run.add_argument("--ephemeral-identity", action="store_true",
-                     help="do not use the node home's hivemind identity (several nodes on one machine)")
+    run.add_argument(
+        "--ephemeral-identity",
+        action="store_true",
+        help="do not use the node home's hivemind identity (several nodes on one machine)",
+    )
 
     boot = sub.add_parser("bootstrap", help="run a DHT bootstrap peer and print its multiaddr")
     boot.add_argument("--host", default=DEFAULT_HOST)
@@ -79,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run_options(args: argparse.Namespace) -> "object":
+def _run_options(args: argparse.Namespace) -> object:
     from farlabs_node.run import RunOptions
     from farlabs_node.swarm.server import parse_block_range
     from farlabs_node.wallet import read_private_key
@@ -129,12 +139,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "setup":
             from farlabs_node.setup_wizard import SetupAnswers, run_setup
 
-            run_setup(SetupAnswers(
-                wallet=args.wallet, model=args.model, public_ip=args.public_ip, node_name=args.node_name,
-                region=args.region, server_url=args.server_url, initial_peers=args.initial_peers,
-                wallet_key_file=args.wallet_key_file, authorization=args.authorization,
-                non_interactive=args.non_interactive,
-            ))
+            run_setup(
+                SetupAnswers(
+                    wallet=args.wallet,
+                    model=args.model,
+                    public_ip=args.public_ip,
+                    node_name=args.node_name,
+                    region=args.region,
+                    server_url=args.server_url,
+                    initial_peers=args.initial_peers,
+                    wallet_key_file=args.wallet_key_file,
+                    authorization=args.authorization,
+                    non_interactive=args.non_interactive,
+                )
+            )
             return 0
         if args.command == "run":
             from farlabs_node.run import run_node
@@ -153,8 +171,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "bootstrap":
             from farlabs_node.swarm.bootstrap import run_bootstrap
 
-            run_bootstrap(args.host, args.port, identity_path=args.identity_path, maddr_file=args.maddr_file,
-                          public_ip=args.public_ip)
+            run_bootstrap(
+                args.host, args.port, identity_path=args.identity_path, maddr_file=args.maddr_file, public_ip=args.public_ip
+            )
             return 0
         if args.command == "status":
             from farlabs_node.status import show_status

@@ -51,7 +51,7 @@ class NodeConfig:
     gateway_port: int = DEFAULT_GATEWAY_PORT
 
     @classmethod
-    def load(cls, home: Path | None = None) -> "NodeConfig | None":
+    def load(cls, home: Path | None = None) -> NodeConfig | None:
         """Read the config file, or None when `far-node setup` has not run."""
         path = (home or node_home()) / CONFIG_FILENAME
         if not path.exists():

@@ -10,8 +10,9 @@ import secrets
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from farlabs_node.config import GATEWAY_TOKEN_FILENAME, HEARTBEAT_INTERVAL_S, node_home
 
@@ -100,8 +101,11 @@ def _load_engine(opts: RunOptions, model: Any, route_id: str | None) -> Any:
             from farlabs_node.gateway.swarm_engine import SwarmEngine
 
             engine = SwarmEngine(
-                model, initial_peers=opts.initial_peers, update_period_s=opts.client_update_period_s,
-                request_timeout_s=opts.request_timeout_s, host=opts.host,
+                model,
+                initial_peers=opts.initial_peers,
+                update_period_s=opts.client_update_period_s,
+                request_timeout_s=opts.request_timeout_s,
+                host=opts.host,
             )
         bar.update(1)
     return engine
@@ -185,11 +189,20 @@ async def _serve(opts: RunOptions) -> None:
 
             block_server = BlockServer(
                 BlockServerOptions(
-                    model_path=model.path, dht_prefix=model.dht_prefix, initial_peers=opts.initial_peers,
-                    block_range=opts.blocks, num_blocks=opts.num_blocks or _auto_num_blocks(opts, model),
-                    host=opts.host, port=opts.dht_port, identity_path=opts.identity_path, device=opts.device,
-                    torch_dtype=opts.torch_dtype, quant_type=opts.quant_type, throughput=opts.throughput,
-                    update_period_s=opts.update_period_s, public_name=opts.node_name or None,
+                    model_path=model.path,
+                    dht_prefix=model.dht_prefix,
+                    initial_peers=opts.initial_peers,
+                    block_range=opts.blocks,
+                    num_blocks=opts.num_blocks or _auto_num_blocks(opts, model),
+                    host=opts.host,
+                    port=opts.dht_port,
+                    identity_path=opts.identity_path,
+                    device=opts.device,
+                    torch_dtype=opts.torch_dtype,
+                    quant_type=opts.quant_type,
+                    throughput=opts.throughput,
+                    update_period_s=opts.update_period_s,
+                    public_name=opts.node_name or None,
                     public_ip=opts.public_ip,
                 )
             )
@@ -209,7 +222,7 @@ async def _serve(opts: RunOptions) -> None:
         auth = GatewayAuth(None if opts.server_url else _standalone_gateway_token(opts.gateway_token))
         gateway = _Uvicorn(create_app(engine, auth), opts.host, opts.gateway_port)
         gateway_task = asyncio.create_task(gateway.serve())
-        while not gateway.server.started and not gateway_task.done():
+        while not gateway.server.started and not gateway_task.done():  # noqa: ASYNC110  (uvicorn has only a flag)
             await asyncio.sleep(0.05)
         if gateway_task.done():
             gateway_task.result()  # raises the bind error
@@ -230,8 +243,7 @@ async def _serve(opts: RunOptions) -> None:
             agent = DiscoveryAgent(
                 opts.server_url,
                 NodeIdentity(opts.wallet_address, opts.node_key, opts.node_name or "far-node", opts.authorization),
-                ServingInfo(model.model_id, peer_id, start_block, end_block, total_blocks, opts.mode, gateway_url,
-                            opts.region),
+                ServingInfo(model.model_id, peer_id, start_block, end_block, total_blocks, opts.mode, gateway_url, opts.region),
                 stats,
                 on_gateway_token=auth.set,
                 emit=lambda line: print(line, flush=True),
@@ -239,11 +251,13 @@ async def _serve(opts: RunOptions) -> None:
             agent.heartbeat_interval_s = opts.heartbeat_interval_s
             background.append(asyncio.create_task(agent.run(stop)))
         else:
+
             async def local_heartbeat() -> None:
                 while not stop.is_set():
                     print(
                         f"[Heartbeat] Tokens: {engine.tokens_served} | Earned: 0 FAR (no server) | "
-                        f"{memory_line(hardware_snapshot())}", flush=True,
+                        f"{memory_line(hardware_snapshot())}",
+                        flush=True,
                     )
                     with contextlib.suppress(asyncio.TimeoutError):
                         await asyncio.wait_for(stop.wait(), opts.heartbeat_interval_s)

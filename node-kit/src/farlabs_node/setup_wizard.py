@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import platform
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from farlabs_node.config import (
     DEFAULT_MODEL_ID,
@@ -141,7 +141,8 @@ def _create_hivemind_identity(path: Path) -> None:
     """The libp2p key that fixes this node's peer id across restarts."""
     if path.exists():
         return
-    import farlabs_node._compat  # noqa: F401
     from hivemind.p2p import P2P
+
+    import farlabs_node._compat  # noqa: F401
 
     P2P.generate_identity(str(path))

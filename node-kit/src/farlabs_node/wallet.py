@@ -9,7 +9,7 @@ from pathlib import Path
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
-from eth_utils import is_checksum_address, to_checksum_address
+from eth_utils.address import is_checksum_address, to_checksum_address
 
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
@@ -37,8 +37,7 @@ def authorization_message(wallet: str, node: str) -> str:
 def registration_message(wallet: str, node: str, name: str, peer_id: str | None, timestamp: int) -> str:
     """What the node key signs for each registration (an empty peer line for a node without a swarm id)."""
     return (
-        f"Far Mesh node registration\nwallet: {wallet}\nnode: {node}\nname: {name}\npeer: {peer_id or ''}\n"
-        f"timestamp: {timestamp}"
+        f"Far Mesh node registration\nwallet: {wallet}\nnode: {node}\nname: {name}\npeer: {peer_id or ''}\ntimestamp: {timestamp}"
     )
 
 

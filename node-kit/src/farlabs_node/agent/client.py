@@ -4,11 +4,13 @@ while the server is down, and unregisters on shutdown (docs/protocol.md, "Discov
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 
@@ -88,9 +90,7 @@ class DiscoveryAgent:
     def registration_body(self) -> dict[str, Any]:
         ident, serving = self.identity, self.serving
         timestamp = int(self.clock())
-        message = registration_message(
-            ident.wallet_address, ident.node_address, ident.node_name, serving.peer_id, timestamp
-        )
+        message = registration_message(ident.wallet_address, ident.node_address, ident.node_name, serving.peer_id, timestamp)
         body: dict[str, Any] = {
             "wallet_address": ident.wallet_address,
             "node_address": ident.node_address,
@@ -153,7 +153,8 @@ class DiscoveryAgent:
             self.node_token = None
             await self.register()
             response = await self.http.post(
-                f"{self.server_url}/nodes/heartbeat", json=body,
+                f"{self.server_url}/nodes/heartbeat",
+                json=body,
                 headers={"Authorization": f"Bearer {self.node_token}"},
             )
         if response.status_code != 200:
@@ -161,8 +162,7 @@ class DiscoveryAgent:
         data: dict[str, Any] = response.json()
         earned = Decimal(str(data.get("earned_far", "0"))).normalize()  # the server may send 18 decimals
         self.emit(
-            f"[Heartbeat] Tokens: {data.get('tokens_credited', 0)} | Earned: {earned:f} FAR | "
-            f"{memory_line(body['hardware'])}"
+            f"[Heartbeat] Tokens: {data.get('tokens_credited', 0)} | Earned: {earned:f} FAR | {memory_line(body['hardware'])}"
         )
         return data
 
@@ -172,7 +172,8 @@ class DiscoveryAgent:
             return
         try:
             await self.http.post(
-                f"{self.server_url}/nodes/unregister", headers={"Authorization": f"Bearer {self.node_token}"},
+                f"{self.server_url}/nodes/unregister",
+                headers={"Authorization": f"Bearer {self.node_token}"},
                 timeout=5.0,
             )
             logger.info("unregistered from %s", self.server_url)
@@ -186,7 +187,7 @@ class DiscoveryAgent:
         """Seconds until the next attempt: the interval when healthy, exponential backoff after failures."""
         if self.failures == 0:
             return self.heartbeat_interval_s
-        return min(MAX_BACKOFF_S, MIN_BACKOFF_S * 2 ** (self.failures - 1))
+        return float(min(MAX_BACKOFF_S, MIN_BACKOFF_S * 2.0 ** (self.failures - 1)))
 
     async def tick(self) -> float:
         """One attempt: register if needed, then heartbeat. Returns the seconds to wait before the next one."""
@@ -205,10 +206,8 @@ class DiscoveryAgent:
         """Register, then heartbeat until `stop` is set; survive server outages."""
         while not stop.is_set():
             delay = await self.tick()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
-            except asyncio.TimeoutError:
-                pass
 
     async def aclose(self) -> None:
         await self.http.aclose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -40,10 +41,8 @@ def _gpu() -> dict[str, Any] | None:
         logger.debug("NVML query failed: %s", exc)
         return None
     finally:
-        try:
+        with contextlib.suppress(Exception):
             pynvml.nvmlShutdown()
-        except Exception:
-            pass
 
 
 def hardware_snapshot() -> dict[str, Any]:

@@ -7,7 +7,8 @@ import hmac
 import json
 import logging
 import threading
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 from pydantic import ValidationError
 from starlette.applications import Starlette
@@ -52,8 +53,11 @@ def create_app(engine: Engine, auth: GatewayAuth, *, max_concurrent: int = 8) ->
     async def healthz(request: Request) -> Response:
         return JSONResponse(
             {
-                "status": "ok", "model_id": engine.model.model_id, "mode": engine.mode,
-                "in_flight": engine.in_flight, "tokens_served": engine.tokens_served,
+                "status": "ok",
+                "model_id": engine.model.model_id,
+                "mode": engine.mode,
+                "in_flight": engine.in_flight,
+                "tokens_served": engine.tokens_served,
             }
         )
 
@@ -61,8 +65,11 @@ def create_app(engine: Engine, auth: GatewayAuth, *, max_concurrent: int = 8) ->
         request_id = request.headers.get("x-request-id") or new_request_id()
         if not auth.allows(request.headers.get("authorization")):
             return error_response(
-                401, "authentication_error", "invalid_gateway_token",
-                "this gateway accepts only the coordinator it registered with", request_id,
+                401,
+                "authentication_error",
+                "invalid_gateway_token",
+                "this gateway accepts only the coordinator it registered with",
+                request_id,
                 headers={"WWW-Authenticate": "Bearer"},
             )
         body = await request.body()
@@ -84,22 +91,34 @@ def create_app(engine: Engine, auth: GatewayAuth, *, max_concurrent: int = 8) ->
         vocab = len(engine.tokenizer)
         if any(t >= vocab for t in req.prefix_token_ids):
             return error_response(
-                422, "invalid_request_error", "validation_error", "prefix_token_ids: id outside the vocabulary",
-                request_id, "prefix_token_ids",
+                422,
+                "invalid_request_error",
+                "validation_error",
+                "prefix_token_ids: id outside the vocabulary",
+                request_id,
+                "prefix_token_ids",
             )
         if len(prompt_ids) + req.max_tokens > engine.max_context:
             return error_response(
-                400, "context_length_exceeded", "context_length_exceeded",
+                400,
+                "context_length_exceeded",
+                "context_length_exceeded",
                 f"prompt ({len(prompt_ids)} tokens) + max_tokens ({req.max_tokens}) exceeds the model's context "
-                f"of {engine.max_context} tokens", request_id, "max_tokens",
+                f"of {engine.max_context} tokens",
+                request_id,
+                "max_tokens",
             )
         params = SamplingParams(
             max_new_tokens=req.max_tokens - len(req.prefix_token_ids),
-            temperature=req.temperature, top_p=req.top_p, seed=req.seed, stop=tuple(req.stop),
+            temperature=req.temperature,
+            top_p=req.top_p,
+            seed=req.seed,
+            stop=tuple(req.stop),
         )
         stream = _stream(engine, slots, prompt_ids, params, list(req.prefix_token_ids), request_id)
         return StreamingResponse(
-            stream, media_type="text/event-stream",
+            stream,
+            media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Request-ID": request_id, "X-Accel-Buffering": "no"},
         )
 
@@ -145,7 +164,7 @@ async def _stream(
             while True:
                 try:
                     kind, item = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     yield ": keep-alive\n\n"
                     continue
                 if kind == "piece":
@@ -154,8 +173,11 @@ async def _stream(
                 finished = True
                 if kind == "done":
                     logger.info(
-                        "request %s: %d prompt + %d completion tokens, finish=%s", request_id,
-                        result.prompt_tokens, result.completion_tokens, result.finish_reason,
+                        "request %s: %d prompt + %d completion tokens, finish=%s",
+                        request_id,
+                        result.prompt_tokens,
+                        result.completion_tokens,
+                        result.finish_reason,
                     )
                     yield sse(_done_payload(result), event="done")
                 else:

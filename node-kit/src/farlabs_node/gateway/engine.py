@@ -11,8 +11,9 @@ import logging
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from farlabs_node.gateway.textstream import Piece, TextAssembler
 from farlabs_node.models import PreparedModel
@@ -93,8 +94,10 @@ class Engine(ABC):
         """Token ids of a plain prompt, or of chat messages rendered through the model's chat template."""
         if messages is not None:
             text = render_chat(
-                self.chat_template, messages,
-                bos_token=self.tokenizer.bos_token or "", eos_token=self.tokenizer.eos_token or "",
+                self.chat_template,
+                messages,
+                bos_token=self.tokenizer.bos_token or "",
+                eos_token=self.tokenizer.eos_token or "",
             )
             # the template already carries any special tokens it wants
             return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -105,7 +108,7 @@ class Engine(ABC):
             self.tokens_served += n_tokens
             self.in_flight += delta_in_flight
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (optional hook: most engines hold nothing to release)
         """Release the engine's resources."""
 
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from farlabs_node.gateway.engine import Engine, RouteHop, StepSession
 from farlabs_node.models import PreparedModel
 
 
 class _LocalSession(StepSession):
-    def __init__(self, engine: "LocalEngine") -> None:
+    def __init__(self, engine: LocalEngine) -> None:
         self._engine = engine
         self._past: Any = None
 

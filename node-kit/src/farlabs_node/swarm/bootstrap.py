@@ -11,12 +11,17 @@ from farlabs_node.swarm._dht_options import closed_dht_kwargs
 
 
 def run_bootstrap(
-    host: str, port: int, *, identity_path: str | None = None, maddr_file: str | None = None,
+    host: str,
+    port: int,
+    *,
+    identity_path: str | None = None,
+    maddr_file: str | None = None,
     public_ip: str | None = None,
 ) -> None:
     """Run a DHT bootstrap peer on host:port until SIGINT/SIGTERM; print (and optionally write) its multiaddr."""
-    import farlabs_node._compat  # noqa: F401  (before anything imports petals)
     import hivemind
+
+    import farlabs_node._compat  # noqa: F401  (before anything imports petals)
 
     dht = hivemind.DHT(start=True, **closed_dht_kwargs(host, port, identity_path, public_ip))
     stop = threading.Event()

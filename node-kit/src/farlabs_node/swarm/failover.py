@@ -38,7 +38,10 @@ def _replaying_step(self: Any, inputs: Any, prompts: Any, hypo_ids: Any, *, step
         n_new_tokens = self.history.shape[1] - self._position
         logger.warning(
             "failover: replaying %d tokens to replacement server %s for blocks %d:%d",
-            n_new_tokens, self.span.peer_id, self.span.start, self.span.end,
+            n_new_tokens,
+            self.span.peer_id,
+            self.span.start,
+            self.span.end,
         )
     if self.history.shape[1] != self._position + n_new_tokens:
         raise RuntimeError(
@@ -64,7 +67,7 @@ def _replaying_step(self: Any, inputs: Any, prompts: Any, hypo_ids: Any, *, step
         uid=self.uid,
         tensors=[
             serialize_torch_tensor(tensor.to(proto.dtype), proto.compression)
-            for tensor, proto in zip(input_tensors, inference_schema)
+            for tensor, proto in zip(input_tensors, inference_schema, strict=True)
         ],
         metadata=MSGPackSerializer.dumps(request_metadata),
     )
@@ -81,8 +84,9 @@ def apply_failover_fix() -> None:
     global _applied
     if _applied:
         return
-    import farlabs_node._compat  # noqa: F401
     import petals.client.inference_session as inference_session
+
+    import farlabs_node._compat  # noqa: F401
 
     inference_session._ServerInferenceSession.step = _replaying_step
     _applied = True

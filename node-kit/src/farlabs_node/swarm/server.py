@@ -35,7 +35,7 @@ class BlockServerOptions:
 
 
 def parse_block_range(text: str) -> tuple[int, int]:
-    """"0:15" -> (0, 15), validated."""
+    """ "0:15" -> (0, 15), validated."""
     try:
         start_s, end_s = text.split(":")
         start, end = int(start_s), int(end_s)
@@ -58,9 +58,10 @@ class BlockServer:
         self._thread = threading.Thread(target=self._run, name="petals-server", daemon=True)
 
     def _build(self) -> Any:
-        import farlabs_node._compat  # noqa: F401
         from petals.server.server import Server
         from petals.utils.convert_block import QuantType
+
+        import farlabs_node._compat  # noqa: F401
 
         opts = self.options
         kwargs: dict[str, Any] = {}
