@@ -251,3 +251,14 @@ def test_stream_flag_overload(mock: respx.MockRouter) -> None:
     with FarMesh() as mesh, mesh.chat("hi", stream=True) as stream:
         assert isinstance(stream, farlabs.Stream)
         assert list(stream) == ["Hi"]
+
+
+def test_with_options_validates_and_merges_headers() -> None:
+    with FarMesh(default_headers={"X-A": "1"}) as mesh:
+        with pytest.raises(ValueError, match="max_retries"):
+            mesh.with_options(max_retries=-1)
+        with pytest.raises(ValueError, match="base_url"):
+            mesh.with_options(base_url="nope")
+        copy = mesh.with_options(default_headers={"X-B": "2"}, timeout=5)
+        assert copy._options.default_headers == {"X-A": "1", "X-B": "2"}
+        assert copy.timeout.total == 5 and mesh.timeout.total == 600

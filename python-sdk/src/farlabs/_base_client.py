@@ -13,7 +13,7 @@ import random
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -99,9 +99,6 @@ class ClientOptions:
     timeout: Timeout
     max_retries: int
     default_headers: Mapping[str, str] = field(default_factory=dict)
-
-    def copy_with(self, **changes: Any) -> ClientOptions:
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
 @dataclass

@@ -50,6 +50,24 @@ def _resolve_options(
     )
 
 
+def _copy_options(
+    options: ClientOptions,
+    api_key: str | None,
+    base_url: str | None,
+    timeout: Timeout | float | None,
+    max_retries: int | None,
+    default_headers: Mapping[str, str] | None,
+) -> ClientOptions:
+    """`options` with the given changes, validated like the constructor's arguments."""
+    return _resolve_options(
+        options.api_key if api_key is None else api_key,
+        options.base_url if base_url is None else base_url,
+        options.timeout if timeout is _NOT_GIVEN else timeout,
+        options.max_retries if max_retries is None else max_retries,
+        {**options.default_headers, **(default_headers or {})},
+    )
+
+
 class _ClientBase:
     _options: ClientOptions
 
@@ -122,12 +140,8 @@ class FarMesh(_ClientBase):
         default_headers: Mapping[str, str] | None = None,
     ) -> FarMesh:
         """A copy with some options changed, sharing this client's connection pool."""
-        options = self._options.copy_with(
-            api_key=api_key,
-            base_url=base_url,
-            timeout=None if timeout is _NOT_GIVEN else Timeout.coerce(timeout),
-            max_retries=max_retries,
-            default_headers=default_headers,
+        options = _copy_options(
+            self._options, api_key, base_url, timeout, max_retries, default_headers
         )
         clone = object.__new__(FarMesh)
         clone._init(options, self._http_client, owns_client=False)
@@ -234,12 +248,8 @@ class AsyncFarMesh(_ClientBase):
         default_headers: Mapping[str, str] | None = None,
     ) -> AsyncFarMesh:
         """A copy with some options changed, sharing this client's connection pool."""
-        options = self._options.copy_with(
-            api_key=api_key,
-            base_url=base_url,
-            timeout=None if timeout is _NOT_GIVEN else Timeout.coerce(timeout),
-            max_retries=max_retries,
-            default_headers=default_headers,
+        options = _copy_options(
+            self._options, api_key, base_url, timeout, max_retries, default_headers
         )
         clone = object.__new__(AsyncFarMesh)
         clone._init(options, self._http_client, owns_client=False)
