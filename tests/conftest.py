@@ -11,6 +11,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
+import asyncpg
 import httpx
 import pytest
 
@@ -76,3 +78,16 @@ def covered(mesh: LocalMesh, api_key: str) -> dict[str, object]:
         if time.monotonic() > deadline:
             raise TimeoutError(f"model never covered: {r.status_code} {r.text}\n{mesh.child('node-a').log()[-3000:]}")
         time.sleep(0.3)
+
+
+def db_fetch(mesh: LocalMesh, query: str, *args: object) -> list[asyncpg.Record]:
+    dsn = f"postgresql://postgres:@/postgres?host={mesh.work_dir / 'server-data' / 'pg'}"
+
+    async def run() -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            return list(await conn.fetch(query, *args))
+        finally:
+            await conn.close()
+
+    return anyio.run(run)

@@ -13,24 +13,10 @@ from decimal import Decimal
 from typing import Any
 
 import anyio
-import asyncpg
 import httpx
 
-from conftest import TINY_MODEL_ID
+from conftest import TINY_MODEL_ID, db_fetch
 from farlabs_server.localmesh import LocalMesh
-
-
-def db_fetch(mesh: LocalMesh, query: str, *args: object) -> list[asyncpg.Record]:
-    dsn = f"postgresql://postgres:@/postgres?host={mesh.work_dir / 'server-data' / 'pg'}"
-
-    async def run() -> list[asyncpg.Record]:
-        conn = await asyncpg.connect(dsn)
-        try:
-            return list(await conn.fetch(query, *args))
-        finally:
-            await conn.close()
-
-    return anyio.run(run)
 
 
 def stream(mesh: LocalMesh, api_key: str, body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:

@@ -13,10 +13,9 @@ from typing import Any
 import anyio
 import pytest
 
-from conftest import TINY_MODEL_ID
+from conftest import TINY_MODEL_ID, db_fetch
 from farlabs import AsyncFarMesh, FarMesh
 from farlabs_server.localmesh import LocalMesh
-from test_mesh_e2e import db_fetch
 
 # The plan's section 4.2, with only the key filled in.
 PLAN_SNIPPETS = {
