@@ -159,6 +159,10 @@ class FarMesh(_ClientBase):
     def chat(
         self, input: ChatInput, *, stream: Literal[True], **params: Unpack[ChatParams]
     ) -> Stream: ...
+    @overload
+    def chat(
+        self, input: ChatInput, *, stream: bool, **params: Unpack[ChatParams]
+    ) -> ChatResponse | Stream: ...
     def chat(
         self, input: ChatInput, *, stream: bool = False, **params: Unpack[ChatParams]
     ) -> ChatResponse | Stream:
@@ -267,6 +271,10 @@ class AsyncFarMesh(_ClientBase):
     async def chat(
         self, input: ChatInput, *, stream: Literal[True], **params: Unpack[ChatParams]
     ) -> AsyncStream: ...
+    @overload
+    async def chat(
+        self, input: ChatInput, *, stream: bool, **params: Unpack[ChatParams]
+    ) -> ChatResponse | AsyncStream: ...
     async def chat(
         self, input: ChatInput, *, stream: bool = False, **params: Unpack[ChatParams]
     ) -> ChatResponse | AsyncStream:
