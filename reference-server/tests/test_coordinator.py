@@ -120,6 +120,17 @@ def test_repeated_request_id_is_not_charged_twice(live: LiveServer, key: str, ga
     assert response.status_code == 409 and response.json()["error"]["code"] == "request_id_reused"
 
 
+def test_another_keys_request_id_is_a_conflict_not_a_replay(live: LiveServer, key: str, gateway: SyntheticGateway,
+                                                          database_url: str) -> None:
+    from conftest import new_api_key
+
+    add_node(live, "nodeA", gateway)
+    body = {"prompt": "secret question", "max_tokens": 2, "model_id": MODEL, "request_id": "mine-1", "stream": False}
+    assert httpx.post(live.url + "/mesh/inference/generate", headers=auth(key), json=body, timeout=30).status_code == 200
+    other = httpx.post(live.url + "/mesh/inference/generate", headers=auth(new_api_key(database_url)), json=body)
+    assert other.status_code == 409 and other.json()["error"]["code"] == "request_id_reused"
+
+
 def test_idempotency_key_header_names_the_request(live: LiveServer, key: str, gateway: SyntheticGateway) -> None:
     add_node(live, "nodeA", gateway)
     headers = {**auth(key), "Idempotency-Key": "idem-42"}

@@ -111,7 +111,9 @@ class Coordinator:
                 raise Overloaded(f"No node can serve {model_id!r} right now; try again shortly.",
                                  headers={"Retry-After": "5"})
             opened = await open_session(
-                conn, request_id=request_id, fingerprint=request_fingerprint(req.model_dump(mode="json")),
+                # The caller is part of the fingerprint: another key's request id is a conflict, never a replay.
+                conn, request_id=request_id,
+                fingerprint=request_fingerprint({**req.model_dump(mode="json"), "caller": str(api_key_id)}),
                 api_key_id=api_key_id, user_wallet=req.user_wallet, model_id=model_id,
                 price_per_token_far=settings.price_per_token_far, region=req.region,
             )
