@@ -76,6 +76,7 @@ describe('FarMesh.chat', () => {
     [{ prompt: 'a', topP: 0 }, /topP must be in \(0, 1\]/],
     [{ prompt: 'a', stop: ['a', 'b', 'c', 'd', 'e'] }, /up to 4/],
     [{ prompt: 'a', seed: 'x' }, /seed must be a number/],
+    [{ prompt: 'a', seed: -1 }, /seed must be in \[0, /],
   ])('refuses bad input %j before any request', async (request, message) => {
     const { fetch, calls } = scriptedFetch();
     await expect(new FarMesh({ ...base, fetch }).chat(request as never)).rejects.toThrow(message);

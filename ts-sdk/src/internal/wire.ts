@@ -43,7 +43,7 @@ export function generateBody(request: ChatRequest, stream: boolean): Record<stri
   checkNumber('maxTokens', request.maxTokens, 1, 4096, { integer: true });
   checkNumber('temperature', request.temperature, 0, 2);
   checkNumber('topP', request.topP, 0, 1, { minExclusive: true });
-  checkNumber('seed', request.seed, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, { integer: true });
+  checkNumber('seed', request.seed, 0, Number.MAX_SAFE_INTEGER, { integer: true });
   const stop = request.stop;
   if (stop !== undefined) {
     const list = typeof stop === 'string' ? [stop] : stop;
