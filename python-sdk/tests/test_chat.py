@@ -262,3 +262,12 @@ def test_with_options_validates_and_merges_headers() -> None:
         copy = mesh.with_options(default_headers={"X-B": "2"}, timeout=5)
         assert copy._options.default_headers == {"X-A": "1", "X-B": "2"}
         assert copy.timeout.total == 5 and mesh.timeout.total == 600
+
+
+def test_a_non_json_answer_is_a_clear_error(mock: respx.MockRouter) -> None:
+    mock.get("/v1/models").mock(
+        return_value=httpx.Response(200, text="<html>captive portal</html>")
+    )
+    with FarMesh() as mesh, pytest.raises(farlabs.InternalServerError) as info:
+        mesh.models.list()
+    assert info.value.code == "malformed_response" and "captive portal" in str(info.value)

@@ -27,6 +27,7 @@ from ._exceptions import (
     APITimeoutError,
     AuthenticationError,
     FarLabsError,
+    InternalServerError,
     error_from_response,
 )
 from ._version import __version__
@@ -244,9 +245,18 @@ def finish_error(error: FarLabsError, options: ClientOptions) -> FarLabsError:
     return error
 
 
-def decode_json(content: bytes) -> Any:
+def decode_json(response: httpx.Response) -> Any:
     """JSON with exact decimals: a float in the wire data never becomes a binary float."""
-    return json.loads(content, parse_float=Decimal)
+    try:
+        return json.loads(response.content, parse_float=Decimal)
+    except ValueError:
+        snippet = response.content[:120].decode("utf-8", "replace")
+        raise InternalServerError(
+            f"the server's answer is not JSON: {snippet!r}",
+            status_code=response.status_code,
+            request_id=response.headers.get(C.REQUEST_ID_HEADER),
+            code="malformed_response",
+        ) from None
 
 
 class _BaseAPIClient:
@@ -320,7 +330,7 @@ class SyncAPIClient(_BaseAPIClient):
 
     def request_json(self, spec: RequestSpec) -> Any:
         response, _, _ = self.send(spec)
-        return decode_json(response.content)
+        return decode_json(response)
 
 
 class AsyncAPIClient(_BaseAPIClient):
@@ -368,6 +378,11 @@ class AsyncAPIClient(_BaseAPIClient):
                 if response is not None:
                     await response.aclose()
                 raise deadline_error(timeout) from None
+            except BaseException:  # cancelled from outside: still release the connection
+                if response is not None:
+                    with anyio.CancelScope(shield=True):
+                        await response.aclose()
+                raise
             if error is None and response is not None:
                 return response
             assert error is not None
@@ -378,4 +393,4 @@ class AsyncAPIClient(_BaseAPIClient):
 
     async def request_json(self, spec: RequestSpec) -> Any:
         response, _, _ = await self.send(spec)
-        return decode_json(response.content)
+        return decode_json(response)
