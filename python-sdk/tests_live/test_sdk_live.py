@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import httpx
 import pytest
 from synthetic_gateway import Behaviour, SyntheticGateway, expected_text
 
 import farlabs
-from conftest import MODEL, LiveServer, add_node
+from conftest import MODEL, LiveServer, add_node, new_api_key
 from farlabs import AsyncFarMesh, FarMesh
 
 
@@ -126,3 +127,34 @@ def test_cli(live: LiveServer, key: str) -> None:
         assert out.returncode == 0 and out.stdout == expected_text(4) + "\n"
         out = subprocess.run([farlabs_cli, "models"], env=env, capture_output=True, text=True)
         assert f"{MODEL}\tfarlabs" in out.stdout.splitlines()
+
+
+def test_provider_books(live: LiveServer, key: str, database_url: str) -> None:
+    with SyntheticGateway() as gw:
+        reg = add_node(live, "nodeA", gw)
+        with FarMesh(api_key=key, base_url=live.url) as mesh:
+            mesh.chat("hi", model=MODEL, max_tokens=5)
+        admin = new_api_key(database_url, role="admin")
+        with FarMesh(api_key=admin, base_url=live.url) as mesh:
+            active = httpx.get(
+                f"{live.url}/nodes/active", headers={"Authorization": f"Bearer {admin}"}
+            )
+            [node] = [n for n in active.json()["nodes"] if n["node_id"] == reg["node_id"]]
+            books = mesh.provider(node["wallet_address"])
+            stats = books.stats()
+            assert stats.nodes_total == 1 and stats.tokens_contributed == 5
+            assert stats.total_earned_far == Decimal("0.0005") and stats.unpaid_far == Decimal(
+                "0.0005"
+            )
+            assert [n.node_name for n in books.nodes().nodes] == ["nodeA"]
+            earnings = books.earnings()
+            assert sum(d.far or 0 for d in earnings.daily) == Decimal("0.0005")
+            assert earnings.by_node[0].tokens == 5
+            assert books.payments().payments == []
+        with (
+            FarMesh(api_key=key, base_url=live.url) as mesh,
+            pytest.raises(farlabs.PermissionDeniedError),
+        ):
+            mesh.provider(
+                node["wallet_address"]
+            ).stats()  # an app key may not read a provider's books
