@@ -52,3 +52,8 @@ for _module_name in _STAR_MODULES:
     _reexport(_module_name, None)
 for _module_name, _names in _NAMED.items():
     _reexport(_module_name, _names)
+
+
+def petals_ready() -> None:
+    """Call before importing petals. The work happens when this module is imported; the call is a statement, so
+    import sorters cannot move a petals import above it."""

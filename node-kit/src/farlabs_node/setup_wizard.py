@@ -143,6 +143,4 @@ def _create_hivemind_identity(path: Path) -> None:
         return
     from hivemind.p2p import P2P
 
-    import farlabs_node._compat  # noqa: F401
-
     P2P.generate_identity(str(path))

@@ -15,9 +15,11 @@ from farlabs_node.swarm.failover import apply_failover_fix
 @contextlib.contextmanager
 def _closed_client_dht(host: str) -> Iterator[None]:
     """Petals' client builds its own DHT with relays and AutoNAT on; build it with the node's closed options."""
-    import petals.client.routing.sequence_manager as sequence_manager
-
+    from farlabs_node._compat import petals_ready
     from farlabs_node.swarm._dht_options import closed_dht_kwargs
+
+    petals_ready()
+    import petals.client.routing.sequence_manager as sequence_manager
 
     original = sequence_manager.DHT
     closed = closed_dht_kwargs(host)
@@ -65,8 +67,6 @@ class SwarmEngine(Engine):
         max_retries: int = 8,
         host: str = "127.0.0.1",
     ) -> None:
-        import farlabs_node._compat  # noqa: F401
-
         super().__init__(model)
         apply_failover_fix()
         with _closed_client_dht(host):
@@ -82,6 +82,10 @@ class SwarmEngine(Engine):
         max_retries: int,
     ) -> Any:
         import torch
+
+        from farlabs_node._compat import petals_ready
+
+        petals_ready()
         from petals import AutoDistributedModelForCausalLM
 
         return AutoDistributedModelForCausalLM.from_pretrained(

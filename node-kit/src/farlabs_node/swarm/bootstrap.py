@@ -21,8 +21,6 @@ def run_bootstrap(
     """Run a DHT bootstrap peer on host:port until SIGINT/SIGTERM; print (and optionally write) its multiaddr."""
     import hivemind
 
-    import farlabs_node._compat  # noqa: F401  (before anything imports petals)
-
     dht = hivemind.DHT(start=True, **closed_dht_kwargs(host, port, identity_path, public_ip))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

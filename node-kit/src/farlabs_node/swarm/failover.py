@@ -22,6 +22,10 @@ def _replaying_step(self: Any, inputs: Any, prompts: Any, hypo_ids: Any, *, step
     from hivemind.moe.client.remote_expert_worker import RemoteExpertWorker
     from hivemind.proto import runtime_pb2
     from hivemind.utils.tensor_descr import BatchTensorDescriptor
+
+    from farlabs_node._compat import petals_ready
+
+    petals_ready()
     from petals.utils.packaging import pack_args_kwargs
 
     if self.closed:
@@ -84,9 +88,10 @@ def apply_failover_fix() -> None:
     global _applied
     if _applied:
         return
-    import petals.client.inference_session as inference_session
+    from farlabs_node._compat import petals_ready
 
-    import farlabs_node._compat  # noqa: F401
+    petals_ready()
+    import petals.client.inference_session as inference_session
 
     inference_session._ServerInferenceSession.step = _replaying_step
     _applied = True

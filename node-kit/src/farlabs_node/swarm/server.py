@@ -58,10 +58,11 @@ class BlockServer:
         self._thread = threading.Thread(target=self._run, name="petals-server", daemon=True)
 
     def _build(self) -> Any:
+        from farlabs_node._compat import petals_ready
+
+        petals_ready()
         from petals.server.server import Server
         from petals.utils.convert_block import QuantType
-
-        import farlabs_node._compat  # noqa: F401
 
         opts = self.options
         kwargs: dict[str, Any] = {}
