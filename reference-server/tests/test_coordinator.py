@@ -131,6 +131,19 @@ def test_another_keys_request_id_is_a_conflict_not_a_replay(live: LiveServer, ke
     assert other.status_code == 409 and other.json()["error"]["code"] == "request_id_reused"
 
 
+def test_a_retry_of_a_request_that_never_started_tries_again(live: LiveServer, key: str, database_url: str) -> None:
+    body = {"prompt": "x", "max_tokens": 2, "model_id": MODEL, "request_id": "retry-1", "stream": False}
+    with SyntheticGateway(Behaviour(fail_status=503)) as bad:
+        add_node(live, "nodeA", bad)
+        assert httpx.post(live.url + "/mesh/inference/generate", headers=auth(key), json=body).status_code == 503
+    with SyntheticGateway() as good:
+        add_node(live, "nodeB", good)
+        again = httpx.post(live.url + "/mesh/inference/generate", headers=auth(key), json=body, timeout=30)
+    assert again.status_code == 200, again.text
+    [row] = sql(database_url, "SELECT id, status, tokens_generated FROM far_mesh_sessions WHERE request_id = 'retry-1'")
+    assert str(row["id"]) == again.json()["session_id"] and row["status"] == "completed" and row["tokens_generated"] == 2
+
+
 def test_idempotency_key_header_names_the_request(live: LiveServer, key: str, gateway: SyntheticGateway) -> None:
     add_node(live, "nodeA", gateway)
     headers = {**auth(key), "Idempotency-Key": "idem-42"}

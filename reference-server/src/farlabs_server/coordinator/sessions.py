@@ -46,6 +46,16 @@ async def open_session(
     if row["request_hash"] != fingerprint:
         raise Conflict(f"request_id {request_id!r} was already used for a different request.",
                        code="request_id_reused", param="request_id")
+    if row["status"] in ("failed", "cancelled") and row["tokens_generated"] == 0:
+        # Nothing was delivered or charged: a retry with the same id may simply try again.
+        reopened = await conn.fetchval(
+            """UPDATE far_mesh_sessions SET status = 'pending', completed_at = NULL, finish_reason = NULL,
+                   error_type = NULL WHERE id = $1 AND status IN ('failed', 'cancelled') AND tokens_generated = 0
+               RETURNING id""",
+            row["id"],
+        )
+        if reopened is not None:
+            return Opened(reopened)
     if row["status"] != "completed":
         raise Conflict(f"request_id {request_id!r} is {row['status']}; use a new request_id to try again.",
                        code=f"request_{row['status']}", param="request_id")
