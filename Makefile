@@ -36,6 +36,7 @@ test: setup
 	@status=0; \
 	$(PYTEST) reference-server/tests || status=1; \
 	$(PYTEST) python-sdk/tests || status=1; \
+	PYTHONPATH=reference-server/tests $(PYTEST) -p conftest python-sdk/tests_live || status=1; \
 	$(NODE_VENV)/bin/pytest node-kit/tests || status=1; \
 	$(PYTEST) tests || status=1; \
 	npm test --workspaces --if-present || status=1; \
