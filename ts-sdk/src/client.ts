@@ -62,14 +62,16 @@ export class FarMesh {
     this.timeouts = resolveTimeouts(options.timeout);
     const fetchImpl = options.fetch;
     if (fetchImpl !== undefined && typeof fetchImpl !== 'function') throw new TypeError('fetch must be a function');
-    this.core = new HttpCore({
-      baseURL,
-      apiKey: apiKey === '' ? undefined : apiKey,
-      // Looked up per call (tests and polyfills may replace it) and never called as a method of
-      // another object (browsers throw "Illegal invocation").
-      fetch: fetchImpl ?? ((input, init) => globalThis.fetch(input, init)),
-      defaultHeaders: { ...options.defaultHeaders },
-    });
+    this.core = new HttpCore(
+      {
+        baseURL,
+        // Looked up per call (tests and polyfills may replace it) and never called as a method of
+        // another object (browsers throw "Illegal invocation").
+        fetch: fetchImpl ?? ((input, init) => globalThis.fetch(input, init)),
+        defaultHeaders: { ...options.defaultHeaders },
+      },
+      apiKey === '' ? undefined : apiKey,
+    );
     this.models = new Models((method, path, opts) => this.request(method, path, opts));
   }
 

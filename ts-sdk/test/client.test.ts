@@ -138,6 +138,13 @@ describe('configuration and credentials', () => {
     expect(calls).toHaveLength(1);
   });
 
+  it('never shows the key when the client is printed or serialized', async () => {
+    const { inspect } = await import('node:util');
+    const mesh = new FarMesh({ ...base, apiKey: 'fl_very_secret' });
+    expect(inspect(mesh, { depth: 10, showHidden: true })).not.toContain('fl_very_secret');
+    expect(JSON.stringify(mesh)).not.toContain('fl_very_secret');
+  });
+
   it('sends default headers', async () => {
     const { fetch, calls } = scriptedFetch(() => json(200, done('x')));
     await new FarMesh({ ...base, fetch, defaultHeaders: { 'X-Team': 'far' } }).chat('x');

@@ -13,7 +13,6 @@ import type { ApiKeySource } from '../types.js';
 
 export interface CoreConfig {
   baseURL: string;
-  apiKey: ApiKeySource | undefined;
   fetch: typeof fetch;
   defaultHeaders: Record<string, string>;
 }
@@ -102,7 +101,15 @@ function describe(error: unknown): string {
 
 /** Sends requests for one client. */
 export class HttpCore {
-  constructor(readonly config: CoreConfig) {}
+  // A private field: printing or serializing the client never shows the credential.
+  readonly #apiKey: ApiKeySource | undefined;
+
+  constructor(
+    readonly config: CoreConfig,
+    apiKey: ApiKeySource | undefined,
+  ) {
+    this.#apiKey = apiKey;
+  }
 
   private async headers(spec: RequestSpec): Promise<Headers> {
     const headers = new Headers(this.config.defaultHeaders);
@@ -110,7 +117,7 @@ export class HttpCore {
     headers.set('X-FarLabs-SDK', `ts/${VERSION}`);
     if (spec.body !== undefined) headers.set('Content-Type', 'application/json');
     if (spec.idempotencyKey !== undefined) headers.set('Idempotency-Key', spec.idempotencyKey);
-    const key = this.config.apiKey;
+    const key = this.#apiKey;
     // A function is called per request: short-lived browser tokens stay fresh across retries.
     const token = typeof key === 'function' ? await key() : key;
     if (typeof key === 'function' && (typeof token !== 'string' || token === '')) {
