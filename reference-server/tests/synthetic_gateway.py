@@ -32,6 +32,7 @@ class Behaviour:
     eos_after: int | None = None  # finish with "stop" after this many tokens in total
     route: list[dict[str, Any]] = field(default_factory=list)
     prompt_tokens: int = 7
+    token_suffix: str = ""  # e.g. "\x00": what a random model can emit
 
 
 class SyntheticGateway:
@@ -92,7 +93,7 @@ class SyntheticGateway:
                 if b.token_delay_s:
                     await asyncio.sleep(b.token_delay_s)
                 produced += 1
-                yield f"data: {json.dumps({'token': f' w{i}', 'token_ids': [i]})}\n\n".encode()
+                yield f"data: {json.dumps({'token': f' w{i}{b.token_suffix}', 'token_ids': [i]})}\n\n".encode()
             done = {"finish_reason": finish, "prompt_tokens": b.prompt_tokens, "completion_tokens": produced,
                     "route": b.route}
             yield f"event: done\ndata: {json.dumps(done)}\n\n".encode()

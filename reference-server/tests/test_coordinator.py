@@ -93,6 +93,17 @@ def test_keep_alive_comments_while_the_swarm_is_quiet(live: LiveServer, key: str
     assert "".join(d["token"] for n, d in events if n == "message") == expected_text(3)
 
 
+def test_text_with_nul_characters_is_recorded_and_replayed(live: LiveServer, key: str, database_url: str) -> None:
+    with SyntheticGateway(Behaviour(token_suffix="\x00")) as gw:
+        add_node(live, "nodeA", gw)
+        first = generate(live, key, request_id="nul-1", max_tokens=3)
+        again = generate(live, key, request_id="nul-1", max_tokens=3)
+    assert first[-1][0] == "done" and first[-1][1]["text"] == " w0\x00 w1\x00 w2\x00"
+    assert again[-1][1]["text"] == first[-1][1]["text"] and len(gw.requests) == 1
+    [row] = sql(database_url, "SELECT status FROM far_mesh_sessions WHERE request_id = 'nul-1'")
+    assert row["status"] == "completed"
+
+
 def test_non_streaming_json(live: LiveServer, key: str, gateway: SyntheticGateway) -> None:
     add_node(live, "nodeA", gateway)
     response = httpx.post(live.url + "/mesh/inference/generate", headers=auth(key), timeout=30,

@@ -9,6 +9,7 @@ recorded as cancelled, charged only for the tokens delivered.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 import uuid
@@ -37,6 +38,8 @@ from .metrics import CoordinatorMetrics
 from .models import GenerateRequest, GenerateResult, RouteHop, Usage
 from .routing import Gateway, GatewayStats, RoutePlan, plan_route
 from .sessions import Opened, Outcome, close_session, nodes_by_peer, open_session, request_fingerprint
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -174,7 +177,11 @@ class Generation:
             raise
         finally:
             with anyio.CancelScope(shield=True):
-                await self._record(status, error_type, started)
+                try:
+                    await self._record(status, error_type, started)
+                except Exception:
+                    log.exception("could not record session", extra={"session_id": str(self.session_id)})
+                    await self._mark_unrecorded()
         assert self.result is not None
         yield self.result
 
@@ -265,6 +272,15 @@ class Generation:
                 last = now
                 yield TokenEvent(event.data.get("token", ""), p.tokens,
                                  cost_of(p.tokens, self.c.ctx.settings.price_per_token_far))
+
+    async def _mark_unrecorded(self) -> None:
+        """Last resort after a bug in recording: never leave the request id stuck as pending."""
+        async with self.c.ctx.db.pool.acquire() as conn:
+            await conn.execute(
+                """UPDATE far_mesh_sessions SET status = 'failed', completed_at = now(), error_type = 'record_failed'
+                   WHERE id = $1 AND status IN ('pending', 'streaming')""",
+                self.session_id,
+            )
 
     async def _record(self, status: str, error_type: str | None, started: float) -> None:
         """Meter and close the session: the client pays for the tokens it received; nodes split that by work."""

@@ -64,7 +64,8 @@ async def open_session(
 
 def _result(row: asyncpg.Record) -> GenerateResult:
     return GenerateResult(
-        request_id=row["request_id"], session_id=row["id"], model_id=row["model_id"], text=row["completion_text"] or "",
+        request_id=row["request_id"], session_id=row["id"], model_id=row["model_id"],
+        text=bytes(row["completion_text"] or b"").decode(),
         finish_reason=row["finish_reason"], cost_far=row["cost_far"],
         usage=Usage(prompt_tokens=row["prompt_tokens"], completion_tokens=row["tokens_generated"],
                     total_tokens=row["prompt_tokens"] + row["tokens_generated"]),
@@ -104,7 +105,7 @@ async def close_session(conn: asyncpg.Connection, session_id: uuid.UUID, outcome
                    cost_far = $5, platform_fee_far = $6, route = $7, time_to_first_token_ms = $8,
                    gateway_node_id = $9, gateway_attempts = $10, error_type = $11
                WHERE id = $1""",
-            session_id, outcome.prompt_tokens, outcome.tokens_generated, outcome.text, outcome.cost_far,
+            session_id, outcome.prompt_tokens, outcome.tokens_generated, outcome.text.encode(), outcome.cost_far,
             outcome.platform_fee_far, [h.model_dump(mode="json") for h in outcome.route],
             outcome.time_to_first_token_ms, outcome.gateway_node_id, outcome.gateway_attempts, outcome.error_type,
         )
