@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -87,6 +87,28 @@ class Settings(BaseSettings):
     jwt_ttl_s: int = Field(3600, ge=60, description="Lifetime of JWTs issued by POST /auth/token.")
     rate_limit_rpm: int = Field(600, ge=1, description="Default requests per minute per API key.")
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Larger request bodies get 413.")
+
+    # --- payouts (weekly $FAR batch payments; docs/payouts.md)
+    payout_network: Literal["local", "testnet", "mainnet"] = Field(
+        "local", description="Where providers are paid: local = an in-process EVM (or the dev node at the RPC URL).")
+    payout_rpc_url: SecretStr | None = Field(
+        None, description="JSON-RPC URL of the chain (often carries an API key). Unset with local = in-process EVM.")
+    payout_chain_id: int | None = Field(None, gt=0, description="Chain id the RPC node must report (56 BSC, 97 BSC testnet).")
+    payout_token_address: str | None = Field(None, pattern=r"^0x[0-9a-fA-F]{40}$", description="The $FAR ERC-20.")
+    payout_contract_address: str | None = Field(
+        None, pattern=r"^0x[0-9a-fA-F]{40}$", description="The FarBatchPayout contract, owned by the payer.")
+    payout_private_key: SecretStr | None = Field(None, description="The payer's hex private key (or use a keystore).")
+    payout_keystore_path: Path | None = Field(None, description="The payer's encrypted JSON keystore file.")
+    payout_keystore_password: SecretStr | None = Field(None, description="Password of the keystore file.")
+    payout_minimum_far: Decimal = Field(
+        Decimal(10), gt=0, description="Wallets owed less wait for a later week (the plan's 10 FAR minimum).")
+    payout_confirmations: int = Field(12, ge=1, le=1000, description="Blocks deep before a batch counts as paid.")
+    payout_confirmation_timeout_s: float = Field(
+        600.0, gt=0, description="Longest wait for confirmations in one run; the next run picks the batch up.")
+    payout_poll_interval_s: float = Field(3.0, gt=0, description="How often a run asks the node about its transaction.")
+    payout_max_tx_gas: int = Field(
+        10_000_000, ge=200_000, description="Gas limit of one batch transaction; larger payouts are split.")
+    payout_schedule_enabled: bool = Field(True, description="Run payouts every Monday 00:00 UTC inside the server.")
 
     # --- logs
     log_level: str = Field("INFO", validation_alias=AliasChoices("LOG_LEVEL", "FARLABS_LOG_LEVEL"))
