@@ -83,11 +83,44 @@ class NodeProcess:
         if sig == signal.SIGKILL:
             self.proc.wait(timeout=30)
 
+    def shutdown(self, timeout_s: float = 30.0) -> None:
+        """Teardown: SIGTERM (the node cleans up its sockets and unregisters), SIGKILL the group if it hangs."""
+        if self.proc is None or self.proc.poll() is not None:
+            self.kill_group()
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=timeout_s)
+        self.kill_group()
+
     def stop(self, timeout_s: float = 60.0) -> int:
         """SIGTERM the main process only (what a service manager does) and wait for it."""
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(timeout=timeout_s)
+
+
+def shutdown_all(nodes: list[NodeProcess]) -> None:
+    """SIGTERM every node first so they stop in parallel, then reap them."""
+    for node in nodes:
+        if node.proc is not None and node.proc.poll() is None:
+            node.proc.send_signal(signal.SIGTERM)
+    for node in nodes:
+        node.shutdown()
+
+
+def hivemind_sockets() -> set[Path]:
+    """hivemind's p2pd unix sockets (always under /tmp; a SIGKILLed peer leaves its files behind)."""
+    return set(Path("/tmp").glob("hivemind-*.sock"))
+
+
+def remove_stale_sockets(candidates: set[Path]) -> None:
+    """Delete those of `candidates` that no live process listens on."""
+    in_use = {c.laddr for c in psutil.net_connections(kind="unix") if c.laddr}
+    for path in candidates:
+        if str(path) not in in_use:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
 
 
 def node_env(cache: Path, home: Path) -> dict[str, str]:

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import os
-import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from _helpers import NodeProcess, free_port, node_env
+from _helpers import NodeProcess, free_port, hivemind_sockets, node_env, remove_stale_sockets, shutdown_all
 
 GATEWAY_TOKEN = "gw_test_token"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _clean_hivemind_sockets() -> Iterator[None]:
+    """Remove the socket files this session's killed peers left in /tmp (never ones that existed before)."""
+    before = hivemind_sockets()
+    yield
+    remove_stale_sockets(hivemind_sockets() - before)
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +51,7 @@ def bootstrap(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Iter
         node.wait_for("FAR_MESH_DHT_BOOTSTRAP=", timeout_s=60)
         yield maddr_file.read_text().strip()
     finally:
-        node.kill_group(signal.SIGKILL)
+        node.shutdown()
 
 
 @dataclass
@@ -95,8 +102,7 @@ def swarm(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, bootstrap: 
             node.wait_for("✓ Far Node Server is ready and earning $FAR!")
         yield Swarm(bootstrap, f"http://127.0.0.1:{nodes[0].gateway_port}", nodes, tiny_model.path)
     finally:
-        for node in nodes:
-            node.kill_group(signal.SIGKILL)
+        shutdown_all(nodes)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from _helpers import shutdown_all
 
 from conftest import start_node
 
@@ -60,5 +61,4 @@ def test_generation_survives_a_server_dying_mid_stream(
     finally:
         if engine is not None:
             engine.close()
-        for node in nodes:
-            node.kill_group()
+        shutdown_all(nodes)

@@ -46,7 +46,7 @@ def test_local_mode_serves_the_same_api_and_shuts_down_cleanly(
         assert _wait_gone(node) == []
         assert "Far Node stopped." in node.log()
     finally:
-        node.kill_group()
+        node.shutdown()
 
 
 def test_swarm_node_shutdown_leaves_no_processes(
@@ -64,7 +64,7 @@ def test_swarm_node_shutdown_leaves_no_processes(
         log = node.log()
         assert "Shutting down" in log and "Far Node stopped." in log
     finally:
-        node.kill_group()
+        node.shutdown()
 
 
 def test_run_without_peers_is_refused(tmp_path: Path, cache_dir: Path, tiny_model) -> None:  # type: ignore[no-untyped-def]

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 
-from _helpers import generate
+from _helpers import generate, shutdown_all
 
 from conftest import GATEWAY_TOKEN, start_node
 
@@ -33,8 +32,7 @@ def test_smollm2_answers_on_topic_through_a_two_node_swarm(tmp_path: Path, cache
             f"http://127.0.0.1:{nodes[0].gateway_port}", GATEWAY_TOKEN, {"messages": messages, "max_tokens": 32, "temperature": 0}
         )
     finally:
-        for node in nodes:
-            node.kill_group(signal.SIGKILL)
+        shutdown_all(nodes)
 
     assert result.error is None and result.done is not None
     text = result.text.lower()
