@@ -36,6 +36,17 @@ def test_route_names_both_servers_and_their_spans(swarm: Swarm) -> None:
         assert hop["peer_id"] in node.log()  # each node printed the peer id it serves as
 
 
+def test_each_node_counts_the_tokens_its_blocks_computed(swarm: Swarm) -> None:
+    second = f"http://127.0.0.1:{swarm.nodes[1].gateway_port}"
+    before = httpx.get(f"{second}/healthz", timeout=10).json()
+    result = generate(swarm.gateway_url, GATEWAY_TOKEN, {"prompt": PROMPT, "max_tokens": 4, "temperature": 0})
+    after = httpx.get(f"{second}/healthz", timeout=10).json()
+    # node B ran no request of its own (its gateway was idle) but its blocks processed prompt + new tokens
+    assert after["tokens_served"] == before["tokens_served"]
+    processed = after["block_tokens_processed"] - before["block_tokens_processed"]
+    assert processed == result.done["prompt_tokens"] + result.done["completion_tokens"] - 1  # type: ignore[index]
+
+
 def test_one_event_per_token_and_max_tokens(swarm: Swarm) -> None:
     result = generate(swarm.gateway_url, GATEWAY_TOKEN, {"prompt": "The quick brown", "max_tokens": 5, "temperature": 0})
     assert result.done["completion_tokens"] <= 5  # type: ignore[index]

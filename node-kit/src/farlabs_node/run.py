@@ -141,6 +141,7 @@ async def _serve(opts: RunOptions) -> None:
     from farlabs_node.gateway.app import GatewayAuth, create_app
     from farlabs_node.models import resolve_model
     from farlabs_node.swarm._dht_options import is_loopback
+    from farlabs_node.swarm.usage import tokens_processed as block_tokens_processed
 
     if opts.server_url and not (opts.wallet_address and opts.node_key):
         raise ValueError("registering with a server needs a wallet and node key: run `far-node setup` first")
@@ -234,8 +235,13 @@ async def _serve(opts: RunOptions) -> None:
 
         throughput = _Throughput()
 
+        def tokens_served() -> int:
+            # a swarm node serves whatever its blocks compute for any gateway; a local node, its own answers
+            return block_tokens_processed() if block_server is not None else int(engine.tokens_served)
+
         def stats() -> NodeStats:
-            return NodeStats(engine.tokens_served, engine.in_flight, throughput.sample(engine.tokens_served))
+            served = tokens_served()
+            return NodeStats(served, engine.in_flight, throughput.sample(served))
 
         background: list[asyncio.Task[Any]] = [gateway_task]
         if opts.server_url:
@@ -255,8 +261,7 @@ async def _serve(opts: RunOptions) -> None:
             async def local_heartbeat() -> None:
                 while not stop.is_set():
                     print(
-                        f"[Heartbeat] Tokens: {engine.tokens_served} | Earned: 0 FAR (no server) | "
-                        f"{memory_line(hardware_snapshot())}",
+                        f"[Heartbeat] Tokens: {tokens_served()} | Earned: 0 FAR (no server) | {memory_line(hardware_snapshot())}",
                         flush=True,
                     )
                     with contextlib.suppress(asyncio.TimeoutError):

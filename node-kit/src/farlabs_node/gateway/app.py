@@ -25,6 +25,7 @@ from farlabs_node.gateway.schema import (
     sse,
     validation_error_response,
 )
+from farlabs_node.swarm.usage import tokens_processed as block_tokens_processed
 
 logger = logging.getLogger(__name__)
 KEEPALIVE_S = 10.0
@@ -58,6 +59,7 @@ def create_app(engine: Engine, auth: GatewayAuth, *, max_concurrent: int = 8) ->
                 "mode": engine.mode,
                 "in_flight": engine.in_flight,
                 "tokens_served": engine.tokens_served,
+                "block_tokens_processed": block_tokens_processed(),
             }
         )
 

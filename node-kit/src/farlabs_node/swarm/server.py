@@ -64,6 +64,10 @@ class BlockServer:
         from petals.server.server import Server
         from petals.utils.convert_block import QuantType
 
+        from farlabs_node.swarm.usage import install_token_counter
+
+        install_token_counter()
+
         opts = self.options
         kwargs: dict[str, Any] = {}
         if opts.block_range is not None:

@@ -1,0 +1,43 @@
+"""Count the tokens this node's Petals server computes (prompt and generated, over all its blocks).
+
+Petals runs every inference step of a server through one merged step function in the server's runtime thread,
+in this process, so wrapping it gives an exact, cheap count of what the node served to the swarm.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+_lock = threading.Lock()
+_tokens_processed = 0
+_installed = False
+
+
+def install_token_counter() -> None:
+    """Wrap Petals' merged inference step once; safe to call repeatedly."""
+    global _installed
+    if _installed:
+        return
+    from farlabs_node._compat import petals_ready
+
+    petals_ready()
+    from petals.server import backend
+
+    original = backend._MergedInferenceStep.__call__
+
+    def counting_call(self: Any, hidden_states: Any, *args: Any) -> Any:
+        result = original(self, hidden_states, *args)
+        global _tokens_processed
+        with _lock:
+            _tokens_processed += int(hidden_states.shape[0]) * int(hidden_states.shape[1])
+        return result
+
+    backend._MergedInferenceStep.__call__ = counting_call
+    _installed = True
+
+
+def tokens_processed() -> int:
+    """Tokens that went through this process's Petals server since it started."""
+    with _lock:
+        return _tokens_processed
