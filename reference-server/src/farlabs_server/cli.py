@@ -1,4 +1,4 @@
-"""`farlabs-server`: serve, migrate, and manage API keys."""
+"""`farlabs-server`: serve, migrate, manage API keys, and run payouts."""
 
 from __future__ import annotations
 
@@ -68,6 +68,23 @@ def _keys(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(_with_db(settings, work))
 
 
+def _payouts(settings: Settings, args: argparse.Namespace) -> int:
+    """`payouts run [--dry-run] [--network …]` and `payouts status`: the tracker from the command line."""
+    from decimal import Decimal, InvalidOperation
+
+    from .payouts.cli import payouts_command
+
+    minimum = None
+    if getattr(args, "minimum_far", None) is not None:
+        try:
+            minimum = Decimal(args.minimum_far)
+        except InvalidOperation:
+            print(f"error: --minimum-far must be a decimal amount, not {args.minimum_far!r}", file=sys.stderr)
+            return 2
+    return asyncio.run(payouts_command(settings, args.payouts_command, dry_run=getattr(args, "dry_run", False),
+                                       network=getattr(args, "network", None), minimum_far=minimum))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="farlabs-server", description="Far Mesh reference server")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -91,6 +108,16 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = key_sub.add_parser("revoke", help="revoke a key by id or prefix")
     revoke.add_argument("key")
     key.set_defaults(func=_keys)
+
+    payouts = sub.add_parser("payouts", help="pay providers their $FAR (weekly batches on chain)")
+    payouts_sub = payouts.add_subparsers(dest="payouts_command", required=True)
+    run = payouts_sub.add_parser("run", help="pay everything due now (the weekly run, by hand)")
+    run.add_argument("--dry-run", action="store_true", help="only show what would be paid")
+    run.add_argument("--network", choices=["local", "testnet", "mainnet"],
+                     help="default: FARLABS_PAYOUT_NETWORK (local)")
+    run.add_argument("--minimum-far", help="override FARLABS_PAYOUT_MINIMUM_FAR for this run")
+    payouts_sub.add_parser("status", help="recent batches and runs")
+    payouts.set_defaults(func=_payouts)
     return parser
 
 

@@ -59,6 +59,10 @@ class PayoutService:
                                                       "payout_contract": handle.chain.payout.address})
         return handle
 
+    def attach(self, handle: ChainHandle) -> None:
+        """Use an already connected chain for its network (tests, and embedding a chain you manage yourself)."""
+        self._handles[handle.network] = handle
+
     async def run(self, *, network: str | None = None, trigger: str = "cli", as_of: datetime | None = None,
                   minimum_far: Decimal | None = None, hook: Hook | None = None) -> RunReport:
         """Pay what is due (raises PayoutBusy while another run holds the lock)."""
