@@ -58,6 +58,15 @@ def test_swarm_node_shutdown_leaves_no_processes(
     node = start_node(tmp_path, cache_dir, "to-stop", bootstrap, "--blocks", "0:1", "--model-id", "farlabs/tiny-shutdown")
     try:
         node.wait_for("✓ Far Node Server is ready and earning $FAR!")
+        # blocks 1:4 of this model are served by nobody: refused as an HTTP error before any token
+        response = httpx.post(
+            f"http://127.0.0.1:{node.gateway_port}/generate",
+            json={"prompt": PROMPT, "max_tokens": 2},
+            headers={"Authorization": f"Bearer {GATEWAY_TOKEN}"},
+            timeout=120,
+        )
+        assert response.status_code == 503
+        assert response.json()["error"]["type"] == "overloaded_error"
         assert len(node.session_pids()) > 3  # DHT, p2pd, handlers: the tree a bare SIGTERM would orphan
         assert node.stop() == 0
         assert _wait_gone(node) == []

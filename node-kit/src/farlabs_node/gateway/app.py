@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator
 from typing import Any
 
 from pydantic import ValidationError
@@ -16,19 +14,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from farlabs_node.gateway.engine import Engine, GenerationResult, SamplingParams, generate
+from farlabs_node.gateway._relay import GenerationRun, error_status, relay
+from farlabs_node.gateway.engine import Engine, SamplingParams
 from farlabs_node.gateway.schema import (
     GenerateRequest,
-    error_body,
     error_response,
     new_request_id,
-    sse,
     validation_error_response,
 )
 from farlabs_node.swarm.usage import tokens_processed as block_tokens_processed
 
 logger = logging.getLogger(__name__)
-KEEPALIVE_S = 10.0
 MAX_BODY_BYTES = 1 << 20
 
 
@@ -49,7 +45,7 @@ class GatewayAuth:
 
 def create_app(engine: Engine, auth: GatewayAuth, *, max_concurrent: int = 8) -> Starlette:
     """The gateway ASGI app over `engine`."""
-    slots = asyncio.Semaphore(max_concurrent)
+    slots = threading.BoundedSemaphore(max_concurrent)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse(
@@ -117,9 +113,15 @@ def create_app(engine: Engine, auth: GatewayAuth, *, max_concurrent: int = 8) ->
             seed=req.seed,
             stop=tuple(req.stop),
         )
-        stream = _stream(engine, slots, prompt_ids, params, list(req.prefix_token_ids), request_id)
+        run = GenerationRun(engine, slots, prompt_ids, params, list(req.prefix_token_ids), request_id)
+        first = await run.next()
+        if first[0] == "error":  # failed before any token: an ordinary HTTP error, as the protocol asks
+            run.cancel.set()
+            logger.error("request %s failed before its first token: %s", request_id, first[1])
+            status, envelope = error_status(first[1], request_id)
+            return JSONResponse(envelope, status_code=status, headers={"X-Request-ID": request_id})
         return StreamingResponse(
-            stream,
+            relay(run, first),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Request-ID": request_id, "X-Accel-Buffering": "no"},
         )
@@ -131,79 +133,3 @@ def req_id_of(payload: Any, fallback: str) -> str:
     if isinstance(payload, dict) and isinstance(payload.get("request_id"), str):
         return str(payload["request_id"])
     return fallback
-
-
-async def _stream(
-    engine: Engine,
-    slots: asyncio.Semaphore,
-    prompt_ids: list[int],
-    params: SamplingParams,
-    prefix_ids: list[int],
-    request_id: str,
-) -> AsyncIterator[str]:
-    """Run `generate` in a worker thread and relay its pieces as SSE events; stop it when the caller leaves."""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-    cancel = threading.Event()
-    result = GenerationResult()
-
-    def put(item: tuple[str, Any]) -> None:  # called from the worker thread
-        loop.call_soon_threadsafe(queue.put_nowait, item)
-
-    def work() -> None:
-        try:
-            for piece in generate(engine, prompt_ids, params, result, cancel, prefix_ids):
-                put(("piece", piece))
-            put(("done", None))
-        except BaseException as exc:  # delivered to the caller as an error event
-            put(("error", exc))
-
-    async with slots:
-        worker = threading.Thread(target=work, name=f"generate-{request_id}", daemon=True)
-        worker.start()
-        finished = False
-        try:
-            while True:
-                try:
-                    kind, item = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
-                except TimeoutError:
-                    yield ": keep-alive\n\n"
-                    continue
-                if kind == "piece":
-                    yield sse({"token": item.text, "token_ids": item.token_ids})
-                    continue
-                finished = True
-                if kind == "done":
-                    logger.info(
-                        "request %s: %d prompt + %d completion tokens, finish=%s",
-                        request_id,
-                        result.prompt_tokens,
-                        result.completion_tokens,
-                        result.finish_reason,
-                    )
-                    yield sse(_done_payload(result), event="done")
-                else:
-                    logger.error("request %s failed: %s", request_id, item)
-                    yield sse(_error_for(item, request_id), event="error")
-                return
-        finally:
-            # Reached early when the caller disconnected: the worker stops before its next token.
-            cancel.set()
-            if not finished:
-                logger.info("request %s: caller disconnected, generation stopped", request_id)
-
-
-def _done_payload(result: GenerationResult) -> dict[str, Any]:
-    return {
-        "finish_reason": result.finish_reason,
-        "prompt_tokens": result.prompt_tokens,
-        "completion_tokens": result.completion_tokens,
-        "route": [{"peer_id": h.peer_id, "start_block": h.start_block, "end_block": h.end_block} for h in result.route],
-    }
-
-
-def _error_for(exc: BaseException, request_id: str) -> dict[str, Any]:
-    text = str(exc) or type(exc).__name__
-    if isinstance(exc, TimeoutError) or "timeout" in text.lower():
-        return error_body("timeout_error", "swarm_timeout", f"the swarm did not answer: {text}", request_id)
-    return error_body("api_error", "generation_failed", f"generation failed: {text}", request_id)

@@ -64,7 +64,7 @@ class SwarmEngine(Engine):
         initial_peers: list[str],
         update_period_s: float = 15.0,
         request_timeout_s: float = 30.0,
-        max_retries: int = 8,
+        max_retries: int = 6,
         host: str = "127.0.0.1",
     ) -> None:
         super().__init__(model)
@@ -97,6 +97,7 @@ class SwarmEngine(Engine):
             request_timeout=request_timeout_s,
             max_retries=max_retries,  # bounded: a dead swarm fails the request instead of retrying forever
             min_backoff=0.5,
+            max_backoff=4.0,  # with max_retries: gives up after ~12 s, so the coordinator can try another gateway
             show_route=False,
         )
 
