@@ -9,8 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import anyio
 import asyncpg
-
-from payout_seed import provider, sql
+from .payout_seed import provider, sql
 
 
 def cli(database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -14,13 +14,13 @@ from decimal import Decimal
 import asyncpg
 import pytest
 from eth_account.signers.local import LocalAccount
+from .payout_seed import assert_books_balance, paid_wei_by_wallet, provider
 
 from farlabs_server.payouts.amounts import far_to_wei
 from farlabs_server.payouts.chain import PayoutChain
 from farlabs_server.payouts.local import local_chain
 from farlabs_server.payouts.store import PAYOUT_LOCK_ID, BatchRow
 from farlabs_server.payouts.tracker import PayoutBusy, PayoutTracker, Step, TrackerConfig, period_start_of, preview
-from payout_seed import assert_books_balance, paid_wei_by_wallet, provider
 
 pytestmark = pytest.mark.anyio
 
@@ -105,7 +105,7 @@ async def test_minimum_and_carry_over_to_next_week(pool: asyncpg.Pool, conn: asy
 
     # The next week it earns 0.01 more: 10 FAR, paid with everything carried.
     node = await conn.fetchval("SELECT id FROM far_nodes WHERE wallet_address = $1", poor.lower())
-    from payout_seed import add_contributions
+    from .payout_seed import add_contributions
 
     await add_contributions(conn, node, ["0.01"], MONDAY + timedelta(days=3))
     report = await tracker(pool, chain).run(as_of=MONDAY + timedelta(days=7))
@@ -217,7 +217,8 @@ async def test_a_lost_transaction_is_replaced_only_once_its_nonce_is_taken(
 
     report = await tracker(pool, chain).run(as_of=MONDAY + timedelta(minutes=1))
     assert [b.status for b in report.batches] == ["confirmed"] and report.batches[0].tx_hash != saved["tx_hash"]
-    txs = [(r["tx_hash"], r["status"]) for r in await conn.fetch("SELECT tx_hash, status FROM far_payment_transactions ORDER BY attempt")]
+    rows = await conn.fetch("SELECT tx_hash, status FROM far_payment_transactions ORDER BY attempt")
+    txs = [(r["tx_hash"], r["status"]) for r in rows]
     assert txs[0] == (saved["tx_hash"], "lost") and txs[1][1] == "mined"
     assert chain.token_balance(wallet) == 30 * 10**18
 

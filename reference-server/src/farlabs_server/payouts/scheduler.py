@@ -7,6 +7,7 @@ takes it and pays; the others find it busy, or find the week already planned, an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, time, timedelta
@@ -41,10 +42,8 @@ class PayoutScheduler:
         """Cancel the loop; a run in progress is interrupted and finished by the next run."""
         if self.task is not None:
             self.task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self.task
-            except asyncio.CancelledError:
-                pass
             self.task = None
 
     async def _loop(self) -> None:

@@ -172,8 +172,8 @@ class PayoutTracker:
                 await self._finish(report, "failed", f"{type(error).__name__}: {error}")
             raise
         unfinished = report.unfinished
-        error = "; ".join(f"{b.batch_key[:10]}…: {b.error or b.status}" for b in unfinished) or None
-        await self._finish(report, "failed" if unfinished else "completed", error)
+        summary = "; ".join(f"{b.batch_key[:10]}…: {b.error or b.status}" for b in unfinished) or None
+        await self._finish(report, "failed" if unfinished else "completed", summary)
 
     async def _finish(self, report: RunReport, status: str, error: str | None) -> None:
         confirmed = report.confirmed
@@ -237,9 +237,10 @@ class PayoutTracker:
         return TxLookup(batch.tx_hash, TxStatus.PENDING)
 
     async def _sign_and_send(self, batch: BatchRow) -> BatchRow:
-        assert batch.gas_limit is not None
+        gas = batch.gas_limit
+        assert gas is not None
         signed = await self._chain(lambda: self.chain.sign_batch(
-            batch.batch_id, list(batch.recipients), list(batch.amounts_wei), gas=batch.gas_limit))
+            batch.batch_id, list(batch.recipients), list(batch.amounts_wei), gas=gas))
         async with self.pool.acquire() as conn:
             await store.record_signed(conn, batch, signed, self.clock())
             batch = await store.load_batch(conn, batch.id)
@@ -324,9 +325,10 @@ class PayoutTracker:
     # ------------------------------------------------------------------ helpers
     async def _wait(self, tx_hash: str) -> TxLookup:
         config = self.config
-        return await self._chain(lambda: self.chain.wait_for_confirmations(
+        seen: TxLookup = await self._chain(lambda: self.chain.wait_for_confirmations(
             tx_hash, config.confirmations, timeout_s=config.confirmation_timeout_s,
             poll_interval_s=config.poll_interval_s))
+        return seen
 
     async def _fail(self, batch: BatchRow, reason: str, error: str) -> BatchOutcome:
         if self.metrics is not None:

@@ -1,0 +1,89 @@
+"""A real process dies mid-payout; a new process finishes it. On anvil (kept with `--state`, restarted in between).
+
+The dying process is `farlabs-server payouts run` with one step made fatal (`os._exit`: no cleanup, its
+database connections and advisory lock simply vanish), so this is what a crashed or killed server leaves.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import anyio
+import asyncpg
+import pytest
+from web3 import Web3
+
+from farlabs_server.payouts.anvil import AnvilNode, find_anvil
+from farlabs_server.payouts.contracts import load_artifact
+
+from .payout_seed import provider, sql
+
+ANVIL = find_anvil()
+pytestmark = pytest.mark.skipif(ANVIL is None, reason="anvil not installed: run `npm install` at the repo root (@foundry-rs/anvil)")
+
+DIE_AT = """
+import os, sys
+from farlabs_server.payouts import tracker
+from farlabs_server.cli import main
+
+def step(self, name, batch):
+    if name == os.environ["DIE_AT_STEP"]:
+        os._exit(137)
+
+tracker.PayoutTracker._step = step
+sys.exit(main(["payouts", "run"]))
+"""
+
+
+def run_cli(database_url: str, rpc_url: str, die_at: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "POSTGRES_URL": database_url, "LOG_LEVEL": "WARNING", "FARLABS_PAYOUT_RPC_URL": rpc_url}
+    if die_at is None:
+        args = [sys.executable, "-m", "farlabs_server.cli", "payouts", "run"]
+    else:
+        args, env["DIE_AT_STEP"] = [sys.executable, "-c", DIE_AT], die_at
+    return subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+
+
+def balance(rpc_url: str, token: str, wallet: str) -> int:
+    w3 = Web3(Web3.HTTPProvider(rpc_url))
+    contract = w3.eth.contract(address=Web3.to_checksum_address(token), abi=load_artifact("FarToken").abi)
+    return int(contract.functions.balanceOf(Web3.to_checksum_address(wallet)).call())
+
+
+@pytest.mark.parametrize("step", ["after_sign", "before_mark_paid"])
+def test_a_killed_payout_process_is_finished_by_the_next_one(database_url: str, tmp_path: Path, step: str) -> None:
+    assert ANVIL is not None
+
+    async def seed() -> list[str]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            earned = datetime.now(UTC) - timedelta(hours=1)
+            return [await provider(conn, amounts, earned) for amounts in (["10", "2.5"], ["33.000000000000000001"])]
+        finally:
+            await conn.close()
+
+    wallets = anyio.run(seed)
+    state = tmp_path / "chain.json"
+    with AnvilNode(ANVIL, state_path=state) as node:
+        died = run_cli(database_url, node.url, die_at=step)
+        assert died.returncode == 137, died.stderr
+
+    [batch] = sql(database_url, "SELECT status, tx_hash FROM far_payment_batches")
+    assert batch["status"] in ("signed", "broadcast") and batch["tx_hash"]
+    assert sql(database_url, "SELECT status FROM far_payout_runs")[0]["status"] == "running"  # it died mid-run
+
+    with AnvilNode(ANVIL, state_path=state) as node:  # the chain comes back from its state file
+        rerun = run_cli(database_url, node.url)
+        assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+        [contracts] = sql(database_url, "SELECT token_address, payout_address FROM far_payout_contracts")
+        assert sql(database_url, "SELECT tx_hash FROM far_payment_batches WHERE status = 'confirmed'")[0][0] == batch["tx_hash"]
+        assert [balance(node.url, contracts["token_address"], w) for w in wallets] == [12_500_000_000_000_000_000,
+                                                                                        33_000_000_000_000_000_001]
+    assert sql(database_url, "SELECT count(*) FROM far_session_contributions WHERE paid_at IS NULL")[0][0] == 0
+    runs = [r["status"] for r in sql(database_url, "SELECT status FROM far_payout_runs ORDER BY started_at")]
+    assert runs == ["interrupted", "completed"]
+    assert [r["status"] for r in sql(database_url, "SELECT status FROM far_payment_transactions")] == ["mined"]
