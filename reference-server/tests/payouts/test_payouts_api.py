@@ -8,7 +8,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from .payout_seed import provider
 from starlette.testclient import TestClient
 
 import farlabs_server.app as app_module
@@ -17,6 +16,8 @@ from farlabs_server.app import create_app
 from farlabs_server.auth import keys
 from farlabs_server.payouts.store import PAYOUT_LOCK_ID
 from farlabs_server.settings import Settings
+
+from .payout_seed import provider
 
 ADMIN_PATHS = [("GET", "/admin/payouts/batches"), ("GET", "/admin/payouts/runs"), ("POST", "/admin/payouts/run?dry_run=true"),
                ("POST", "/admin/payouts/run"), ("GET", "/admin/payouts/batches/00000000-0000-0000-0000-000000000000")]

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import anyio
 import asyncpg
+
 from .payout_seed import provider, sql
 
 

@@ -10,13 +10,14 @@ from pathlib import Path
 import anyio
 import asyncpg
 import pytest
-from .payout_seed import paid_wei_by_wallet, provider
 
 from farlabs_server.payouts.chain import PayoutChain
 from farlabs_server.payouts.runtime import ChainHandle
 from farlabs_server.payouts.scheduler import PayoutScheduler, next_monday, start_payouts
 from farlabs_server.payouts.service import PayoutService
 from farlabs_server.settings import Settings
+
+from .payout_seed import paid_wei_by_wallet, provider
 
 pytestmark = pytest.mark.anyio
 SATURDAY = datetime(2026, 11, 28, 13, 0, tzinfo=UTC)

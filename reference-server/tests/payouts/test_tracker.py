@@ -7,6 +7,7 @@ that kept going.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -14,13 +15,14 @@ from decimal import Decimal
 import asyncpg
 import pytest
 from eth_account.signers.local import LocalAccount
-from .payout_seed import assert_books_balance, paid_wei_by_wallet, provider
 
 from farlabs_server.payouts.amounts import far_to_wei
 from farlabs_server.payouts.chain import PayoutChain
 from farlabs_server.payouts.local import local_chain
 from farlabs_server.payouts.store import PAYOUT_LOCK_ID, BatchRow
 from farlabs_server.payouts.tracker import PayoutBusy, PayoutTracker, Step, TrackerConfig, period_start_of, preview
+
+from .payout_seed import assert_books_balance, paid_wei_by_wallet, provider
 
 pytestmark = pytest.mark.anyio
 
@@ -254,3 +256,29 @@ async def test_one_run_at_a_time(pool: asyncpg.Pool, conn: asyncpg.Connection, c
 def test_period_is_the_monday_of_the_week() -> None:
     assert period_start_of(datetime(2026, 12, 6, 23, 59, tzinfo=UTC)).isoformat() == "2026-11-30"
     assert period_start_of(MONDAY).isoformat() == "2026-11-30"
+
+
+async def test_a_transaction_stuck_in_the_mempool_is_replaced_with_the_same_nonce(
+    pool: asyncpg.Pool, conn: asyncpg.Connection, chain: PayoutChain
+) -> None:
+    wallet = await provider(conn, ["60"], EARNED)
+    tester = chain.w3.provider.ethereum_tester  # type: ignore[attr-defined]
+    tester.disable_auto_mine_transactions()  # nothing gets mined: the transaction sits in the mempool
+    impatient = TrackerConfig(network="local", confirmations=1, confirmation_timeout_s=0.3, poll_interval_s=0.02)
+    first = await PayoutTracker(pool, chain, chain_instance="c", config=impatient).run(as_of=MONDAY)
+    [stuck] = first.batches
+    assert stuck.status == "broadcast" and stuck.error is not None and stuck.error.startswith("not confirmed in time")
+
+    def mine_from_now_on(step: Step, batch: BatchRow | None) -> None:
+        if step == "after_broadcast":  # the replacement is out: the chain moves again
+            tester.enable_auto_mine_transactions()
+
+    second = await PayoutTracker(pool, chain, chain_instance="c", config=impatient, hook=mine_from_now_on).run(
+        as_of=MONDAY + timedelta(hours=1))
+    assert [b.status for b in second.batches] == ["confirmed"] and second.batches[0].tx_hash != stuck.tx_hash
+    rows = await conn.fetch("SELECT nonce, tx_hash, status, fees FROM far_payment_transactions ORDER BY attempt")
+    assert [r["status"] for r in rows] == ["replaced", "mined"] and rows[0]["nonce"] == rows[1]["nonce"]
+    old_fees, new_fees = (json.loads(r["fees"]) for r in rows)  # a bare connection reads JSONB as text
+    assert int(new_fees["max_fee_per_gas"]) > int(old_fees["max_fee_per_gas"]) * 115 // 100
+    assert chain.token_balance(wallet) == 60 * 10**18
+    await assert_books_balance(conn, chain, [wallet])

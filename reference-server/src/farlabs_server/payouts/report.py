@@ -48,5 +48,5 @@ def report_lines(report: RunReport) -> list[str]:
     if not report.batches:
         lines.append("✓ Nothing to pay")
     elif not report.unfinished:
-        lines.append(f"✓ {len(report.batches)} of {len(report.batches)} payment transactions confirmed")
+        lines.append(f"✓ All {_plural(len(report.batches), 'payment transaction')} confirmed")
     return lines

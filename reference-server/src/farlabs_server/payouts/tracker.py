@@ -27,7 +27,7 @@ import asyncpg
 
 from . import store
 from .amounts import wei_to_far
-from .chain import ChainError, ConfirmationTimeout, PayoutChain, TxLookup, TxStatus
+from .chain import ChainError, ConfirmationTimeout, Fees, PayoutChain, TxLookup, TxStatus, replacement_fees
 from .metrics import PayoutMetrics
 from .planner import DEFAULT_MAX_TX_GAS, DEFAULT_MINIMUM_FAR, PayoutPlan, plan_payouts
 from .store import BatchRow
@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 Step = Literal["after_plan", "after_sign", "after_broadcast", "after_confirm", "before_mark_paid", "after_mark_paid"]
 Hook = Callable[[Step, BatchRow | None], None]
+NOT_CONFIRMED = "not confirmed in time: "  # a batch's note; still pending at the next run -> replaced
 MAX_SIGNINGS_PER_RUN = 2  # a batch that reverts is signed again once per run; later runs keep retrying
 
 
@@ -203,6 +204,8 @@ class PayoutTracker:
                     seen = await self._chain(self.chain.lookup, batch.tx_hash)
                     if seen.status is TxStatus.UNKNOWN:
                         seen = await self._resend_or_release(batch)
+                    elif seen.status is TxStatus.PENDING and (batch.error or "").startswith(NOT_CONFIRMED):
+                        batch = await self._replace_stuck(batch)  # pending since an earlier run: same nonce, higher fees
                     if seen.status is not TxStatus.UNKNOWN:  # sent: wait for it
                         outcome, batch = await self._follow(batch)
                         if outcome is not None:
@@ -236,11 +239,25 @@ class PayoutTracker:
             await store.record_broadcast(conn, batch.id, batch.tx_hash, self.clock())
         return TxLookup(batch.tx_hash, TxStatus.PENDING)
 
-    async def _sign_and_send(self, batch: BatchRow) -> BatchRow:
+    async def _replace_stuck(self, batch: BatchRow) -> BatchRow:
+        """Replace a transaction stuck in the mempool by one with the same nonce and fees at least 15 % higher.
+
+        Only one of the two can land (same nonce); whichever does pays the batch once, and the contract record
+        plus the saved transactions tell which.
+        """
+        async with self.pool.acquire() as conn:
+            [latest, *_] = await store.transactions(conn, batch.id)
+        old = Fees(**{name: int(value) for name, value in latest.fees.items()})
+        fees = replacement_fees(old, await self._chain(self.chain.current_fees))
+        log.warning("replacing a stuck payout transaction", extra={"batch": batch.batch_key, "tx_hash": batch.tx_hash,
+                                                                   "nonce": batch.nonce})
+        return await self._sign_and_send(batch, nonce=batch.nonce, fees=fees)
+
+    async def _sign_and_send(self, batch: BatchRow, *, nonce: int | None = None, fees: Fees | None = None) -> BatchRow:
         gas = batch.gas_limit
         assert gas is not None
         signed = await self._chain(lambda: self.chain.sign_batch(
-            batch.batch_id, list(batch.recipients), list(batch.amounts_wei), gas=gas))
+            batch.batch_id, list(batch.recipients), list(batch.amounts_wei), gas=gas, nonce=nonce, fees=fees))
         async with self.pool.acquire() as conn:
             await store.record_signed(conn, batch, signed, self.clock())
             batch = await store.load_batch(conn, batch.id)
@@ -267,7 +284,7 @@ class PayoutTracker:
         try:
             seen = await self._wait(batch.tx_hash)
         except ConfirmationTimeout as timeout:
-            return await self._note(batch, "confirmation_timeout", str(timeout)), batch
+            return await self._note(batch, "confirmation_timeout", f"{NOT_CONFIRMED}{timeout}"), batch
         if seen.status is TxStatus.MINED:
             if await self._chain(self.chain.batch_paid_at_block, batch.batch_id) is None:
                 # A successful payBatch always records its id; not seeing it means the node's view moved (a reorg).
@@ -293,7 +310,7 @@ class PayoutTracker:
                 try:
                     seen = await self._wait(tx.tx_hash)
                 except ConfirmationTimeout as timeout:
-                    return await self._note(batch, "confirmation_timeout", str(timeout), status=batch.status)
+                    return await self._note(batch, "confirmation_timeout", f"{NOT_CONFIRMED}{timeout}")
             if seen.status is TxStatus.MINED:
                 assert seen.block_number is not None
                 self._step("after_confirm", batch)
