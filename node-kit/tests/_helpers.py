@@ -82,6 +82,9 @@ class NodeProcess:
             os.killpg(self.proc.pid, sig)
         if sig == signal.SIGKILL:
             self.proc.wait(timeout=30)
+            deadline = time.monotonic() + 10
+            while self.session_pids() and time.monotonic() < deadline:
+                time.sleep(0.1)
 
     def shutdown(self, timeout_s: float = 30.0) -> None:
         """Teardown: SIGTERM (the node cleans up its sockets and unregisters), SIGKILL the group if it hangs."""
@@ -91,6 +94,9 @@ class NodeProcess:
         self.proc.send_signal(signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=timeout_s)
+        deadline = time.monotonic() + 10  # let the rest of the tree finish closing its sockets
+        while self.session_pids() and time.monotonic() < deadline:
+            time.sleep(0.1)
         self.kill_group()
 
     def stop(self, timeout_s: float = 60.0) -> int:
