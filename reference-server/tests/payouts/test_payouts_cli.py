@@ -87,3 +87,16 @@ def test_a_real_network_without_its_settings_is_refused_and_the_key_never_shown(
 def test_a_bad_minimum_is_refused(database_url: str) -> None:
     result = cli(database_url, "run", "--dry-run", "--minimum-far", "ten")
     assert result.returncode == 2 and "--minimum-far must be a decimal" in result.stderr
+
+
+def test_an_unreachable_node_is_named_by_host_only(database_url: str) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    secret_url = f"http://127.0.0.1:{port}/v1/api-key-5ecret"
+    result = cli(database_url, "run", FARLABS_PAYOUT_RPC_URL=secret_url)
+    assert result.returncode == 1
+    assert f"cannot reach the RPC node at http://127.0.0.1:{port}/…" in result.stderr
+    assert "5ecret" not in result.stdout + result.stderr

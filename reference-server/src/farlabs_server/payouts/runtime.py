@@ -105,9 +105,15 @@ def _local_node(settings: Settings, known: asyncpg.Record | None) -> ChainHandle
 
     from .anvil import ANVIL_TEST_KEY
     from .local import deploy_and_fund
+    from .network import redact_url
 
     assert settings.payout_rpc_url is not None
-    w3 = Web3(Web3.HTTPProvider(settings.payout_rpc_url.get_secret_value(), request_kwargs={"timeout": 30}))
+    url = settings.payout_rpc_url.get_secret_value()
+    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 30}))
+    try:
+        _ = w3.eth.chain_id  # the first call shows whether the node is there
+    except Exception as error:  # its text would name the URL
+        raise ChainError(f"cannot reach the RPC node at {redact_url(url)}: {type(error).__name__}") from None
     payer = _payer(settings, default_key=ANVIL_TEST_KEY)
     if known is not None and len(w3.eth.get_code(Web3.to_checksum_address(known["payout_address"]))) > 0:
         chain = PayoutChain(w3, known["token_address"], known["payout_address"], payer)

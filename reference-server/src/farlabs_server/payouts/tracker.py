@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 import anyio
 import asyncpg
+from web3.exceptions import ProviderConnectionError, TimeExhausted
 
 from . import store
 from .amounts import wei_to_far
@@ -371,7 +372,14 @@ class PayoutTracker:
                             tx_hash or batch.tx_hash, block_number, error)
 
     async def _chain(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        return await anyio.to_thread.run_sync(lambda: function(*args, **kwargs))
+        """Call the synchronous chain client in a worker thread; transport errors become ChainError.
+
+        A transport error's text names the RPC URL, which often carries an API key, so only its type is kept.
+        """
+        try:
+            return await anyio.to_thread.run_sync(lambda: function(*args, **kwargs))
+        except (OSError, ProviderConnectionError, TimeExhausted) as error:
+            raise ChainError(f"the chain node did not answer ({type(error).__name__})") from None
 
     def _step(self, step: Step, batch: BatchRow | None) -> None:
         if self.hook is not None:
