@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 from synthetic_gateway import Behaviour, SyntheticGateway
-
-from conftest import MODEL, LiveServer, add_node, new_api_key
+from testkit import MODEL, LiveServer, add_node, new_api_key
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "python-sdk.md").read_text()
 BLOCKS = re.findall(r"```python\n(.*?)```", DOC, flags=re.S)

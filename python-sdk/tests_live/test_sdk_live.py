@@ -14,9 +14,9 @@ from decimal import Decimal
 import httpx
 import pytest
 from synthetic_gateway import Behaviour, SyntheticGateway, expected_text
+from testkit import MODEL, LiveServer, add_node, new_api_key
 
 import farlabs
-from conftest import MODEL, LiveServer, add_node, new_api_key
 from farlabs import AsyncFarMesh, FarMesh
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import jwt
 from starlette.testclient import TestClient
-
-from conftest import FakeClock, assert_error, auth, make_key
+from testkit import FakeClock, assert_error, auth, make_key
 
 
 def test_public_routes_need_no_credentials(client: TestClient) -> None:

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from conftest import sql
+from testkit import sql
 
 
 def cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -14,8 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from synthetic_gateway import Behaviour, SyntheticGateway, expected_text
-
-from conftest import MODEL, LiveServer, add_node, auth, sql
+from testkit import MODEL, LiveServer, add_node, auth, sql
 
 
 def sse_events(response: httpx.Response) -> Iterator[tuple[str, dict[str, Any] | str]]:
@@ -133,7 +132,7 @@ def test_repeated_request_id_is_not_charged_twice(live: LiveServer, key: str, ga
 
 def test_another_keys_request_id_is_a_conflict_not_a_replay(live: LiveServer, key: str, gateway: SyntheticGateway,
                                                           database_url: str) -> None:
-    from conftest import new_api_key
+    from testkit import new_api_key
 
     add_node(live, "nodeA", gateway)
     body = {"prompt": "secret question", "max_tokens": 2, "model_id": MODEL, "request_id": "mine-1", "stream": False}

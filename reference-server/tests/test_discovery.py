@@ -7,8 +7,7 @@ from decimal import Decimal
 import pytest
 from eth_account import Account
 from starlette.testclient import TestClient
-
-from conftest import FakeClock, NodeIdentity, assert_error, auth, register
+from testkit import FakeClock, NodeIdentity, assert_error, auth, register
 
 
 def test_register_heartbeat_active_unregister(client: TestClient, identity: NodeIdentity, clock: FakeClock,

@@ -8,8 +8,7 @@ import httpx
 import openai
 import pytest
 from synthetic_gateway import SyntheticGateway, expected_text
-
-from conftest import MODEL, LiveServer, add_node, auth
+from testkit import MODEL, LiveServer, add_node, auth
 
 
 @pytest.fixture

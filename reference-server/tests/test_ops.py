@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from starlette.testclient import TestClient
-
-from conftest import assert_error, auth
+from testkit import assert_error, auth
 
 
 def test_health_and_ready(client: TestClient) -> None:

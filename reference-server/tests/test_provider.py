@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from eth_account import Account
 from starlette.testclient import TestClient
+from testkit import FakeClock, NodeIdentity, assert_error, auth, register
 
-from conftest import FakeClock, NodeIdentity, assert_error, auth, register
 from farlabs_server.discovery.signatures import sign_message
 
 
