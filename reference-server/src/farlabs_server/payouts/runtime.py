@@ -80,9 +80,10 @@ def _payer(settings: Settings, *, default_key: str | None = None) -> Any:
     return load_payer(private_key=key, keystore_path=settings.payout_keystore_path, keystore_password=password)
 
 
-def _real_network(settings: Settings, network: str) -> ChainHandle:
-    from .network import connect
-
+def missing_settings(settings: Settings, network: str) -> list[str]:
+    """The settings a network needs that are not set (none for local)."""
+    if network == "local":
+        return []
     missing = [name for name, value in (
         ("FARLABS_PAYOUT_RPC_URL", settings.payout_rpc_url), ("FARLABS_PAYOUT_CHAIN_ID", settings.payout_chain_id),
         ("FARLABS_PAYOUT_TOKEN_ADDRESS", settings.payout_token_address),
@@ -90,6 +91,13 @@ def _real_network(settings: Settings, network: str) -> ChainHandle:
     ) if value is None]
     if settings.payout_private_key is None and settings.payout_keystore_path is None:
         missing.append("FARLABS_PAYOUT_PRIVATE_KEY or FARLABS_PAYOUT_KEYSTORE_PATH")
+    return missing
+
+
+def _real_network(settings: Settings, network: str) -> ChainHandle:
+    from .network import connect
+
+    missing = missing_settings(settings, network)
     if missing:
         raise PayoutConfigError(f"payouts on {network} need {', '.join(missing)}")
     assert settings.payout_rpc_url and settings.payout_chain_id and settings.payout_token_address

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, time, timedelta
 
+from .runtime import missing_settings
 from .service import PayoutService
 from .tracker import PayoutBusy, RunReport
 
@@ -91,5 +92,9 @@ def start_payouts(ctx: object) -> Payouts:
     service = PayoutService(settings, db.pool, registry=registry, clock=clock)
     scheduler = PayoutScheduler(service) if settings.payout_schedule_enabled else None
     if scheduler is not None:
+        missing = missing_settings(settings, settings.payout_network)
+        if missing:  # said now, not first on Monday
+            log.error("payouts are scheduled but cannot run", extra={"network": settings.payout_network,
+                                                                      "missing": ", ".join(missing)})
         scheduler.start()
     return Payouts(service, scheduler)

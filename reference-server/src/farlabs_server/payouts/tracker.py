@@ -229,7 +229,10 @@ class PayoutTracker:
     async def _resend_or_release(self, batch: BatchRow) -> TxLookup:
         """A saved transaction the node does not know: resend the same bytes, unless its nonce is taken."""
         assert batch.tx_hash is not None and batch.raw_tx is not None and batch.nonce is not None
-        if await self._chain(self.chain.mined_nonce) > batch.nonce:
+        # Asked of a block as deep as a confirmation, so a reorg cannot give the nonce back afterwards.
+        latest = int(await self._chain(lambda: self.chain.w3.eth.block_number))
+        deep_block = max(latest - self.config.confirmations + 1, 0)
+        if await self._chain(self.chain.mined_nonce, deep_block) > batch.nonce:
             # Its nonce is used by another transaction and the contract has no record: it can never land.
             async with self.pool.acquire() as conn:
                 await store.set_tx_status(conn, batch.tx_hash, "lost", self.clock(),
