@@ -154,6 +154,32 @@ def test_a_retry_of_a_request_that_never_started_tries_again(live: LiveServer, k
     assert str(row["id"]) == again.json()["session_id"] and row["status"] == "completed" and row["tokens_generated"] == 2
 
 
+def test_a_retry_while_the_first_attempt_runs_joins_it(live: LiveServer, key: str) -> None:
+    """A client that gave up waiting and retried with the same id gets the first attempt's answer, once."""
+    import anyio
+
+    with SyntheticGateway(Behaviour(token_delay_s=0.1)) as slow:
+        add_node(live, "nodeA", slow)
+        answers: list[dict[str, Any]] = []
+
+        async def ask(delay: float) -> None:
+            await anyio.sleep(delay)
+            async with httpx.AsyncClient(timeout=30) as client:
+                r = await client.post(live.url + "/mesh/inference/generate", headers=auth(key), json={
+                    "prompt": "x", "max_tokens": 8, "model_id": MODEL, "request_id": "join-1", "stream": False})
+                assert r.status_code == 200, r.text
+                answers.append(r.json())
+
+        async def main() -> None:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(ask, 0.0)
+                tg.start_soon(ask, 0.3)
+
+        anyio.run(main)
+    assert len(slow.requests) == 1
+    assert answers[0]["session_id"] == answers[1]["session_id"] and answers[0]["text"] == answers[1]["text"]
+
+
 def test_idempotency_key_header_names_the_request(live: LiveServer, key: str, gateway: SyntheticGateway) -> None:
     add_node(live, "nodeA", gateway)
     headers = {**auth(key), "Idempotency-Key": "idem-42"}

@@ -25,6 +25,7 @@ import httpx
 from ..context import ServerContext
 from ..errors import (
     ApiError,
+    Conflict,
     ContextLengthExceeded,
     InvalidRequestError,
     NotFound,
@@ -99,27 +100,37 @@ class Coordinator:
         settings = self.ctx.settings
         model_id = req.model_id or settings.default_model_id
         request_id = req.request_id or idempotency_key or "gen_" + secrets.token_hex(12)
-        async with self.ctx.db.pool.acquire() as conn:
-            route = await plan_route(
-                conn, model_id, now=self.ctx.clock(), offline_after_s=settings.offline_after_s,
-                server_secret=self.ctx.secret, stats=self.stats, min_swarm_nodes=self.config.min_swarm_nodes,
-                region=req.region,
-            )
-            if not route.gateways:
-                known = model_id == settings.default_model_id or await conn.fetchval(
-                    "SELECT 1 FROM far_nodes WHERE model_id = $1 LIMIT 1", model_id)
-                self.metrics.errors.labels("no_capacity" if known else "unknown_model").inc()
-                if not known:
-                    raise NotFound(f"The model {model_id!r} does not exist.", code="model_not_found", param="model_id")
-                raise Overloaded(f"No node can serve {model_id!r} right now; try again shortly.",
-                                 headers={"Retry-After": "5"})
-            opened = await open_session(
+        fingerprint = request_fingerprint({**req.model_dump(mode="json"), "caller": str(api_key_id)})
+        give_up = time.monotonic() + settings.request_deadline_s
+        while True:
+            async with self.ctx.db.pool.acquire() as conn:
+                route = await plan_route(
+                    conn, model_id, now=self.ctx.clock(), offline_after_s=settings.offline_after_s,
+                    server_secret=self.ctx.secret, stats=self.stats, min_swarm_nodes=self.config.min_swarm_nodes,
+                    region=req.region,
+                )
+                if not route.gateways:
+                    known = model_id == settings.default_model_id or await conn.fetchval(
+                        "SELECT 1 FROM far_nodes WHERE model_id = $1 LIMIT 1", model_id)
+                    self.metrics.errors.labels("no_capacity" if known else "unknown_model").inc()
+                    if not known:
+                        raise NotFound(f"The model {model_id!r} does not exist.", code="model_not_found",
+                                       param="model_id")
+                    raise Overloaded(f"No node can serve {model_id!r} right now; try again shortly.",
+                                     headers={"Retry-After": "5"})
                 # The caller is part of the fingerprint: another key's request id is a conflict, never a replay.
-                conn, request_id=request_id,
-                fingerprint=request_fingerprint({**req.model_dump(mode="json"), "caller": str(api_key_id)}),
-                api_key_id=api_key_id, user_wallet=req.user_wallet, model_id=model_id,
-                price_per_token_far=settings.price_per_token_far, region=req.region,
-            )
+                opened = await open_session(
+                    conn, request_id=request_id, fingerprint=fingerprint, api_key_id=api_key_id,
+                    user_wallet=req.user_wallet, model_id=model_id, price_per_token_far=settings.price_per_token_far,
+                    region=req.region,
+                )
+            if not opened.in_flight:
+                break
+            # A retry of a request still being generated (the client gave up waiting): join it, then replay.
+            if time.monotonic() > give_up:
+                raise Conflict(f"request_id {request_id!r} is still being generated.", code="request_in_flight",
+                               param="request_id")
+            await anyio.sleep(0.25)
         return Generation(self, req, model_id, request_id, opened, route)
 
     async def refresh_route(self, model_id: str, region: str | None) -> RoutePlan:

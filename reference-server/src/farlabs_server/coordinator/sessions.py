@@ -26,6 +26,7 @@ def request_fingerprint(body: dict[str, Any]) -> str:
 class Opened:
     session_id: uuid.UUID
     replay: GenerateResult | None = None  # set when this request id already completed
+    in_flight: bool = False  # the same request is being generated right now (a client retry): wait for it
 
 
 async def open_session(
@@ -56,6 +57,8 @@ async def open_session(
         )
         if reopened is not None:
             return Opened(reopened)
+    if row["status"] in ("pending", "streaming"):
+        return Opened(row["id"], in_flight=True)
     if row["status"] != "completed":
         raise Conflict(f"request_id {request_id!r} is {row['status']}; use a new request_id to try again.",
                        code=f"request_{row['status']}", param="request_id")
