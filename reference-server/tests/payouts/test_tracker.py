@@ -282,3 +282,30 @@ async def test_a_transaction_stuck_in_the_mempool_is_replaced_with_the_same_nonc
     assert int(new_fees["max_fee_per_gas"]) > int(old_fees["max_fee_per_gas"]) * 115 // 100
     assert chain.token_balance(wallet) == 60 * 10**18
     await assert_books_balance(conn, chain, [wallet])
+
+
+async def test_chain_errors_are_recorded_without_the_rpc_urls_secrets(
+    pool: asyncpg.Pool, conn: asyncpg.Connection, chain: PayoutChain, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A node that stops answering: the transport error quotes the URL, whose path is an API key."""
+    from farlabs_server.payouts.chain import ChainError
+    from farlabs_server.payouts.runtime import url_secrets
+    from farlabs_server.settings import Settings
+
+    await provider(conn, ["70"], EARNED)
+    url = "https://bsc.example/v1/k3y-5ecret"
+
+    def unreachable(signed: object) -> str:  # what chain.broadcast raises when requests cannot connect
+        raise ChainError("broadcast refused: HTTPSConnectionPool(host='bsc.example', port=443): Max retries exceeded "
+                         f"with url: /v1/k3y-5ecret (Caused by {url})")
+
+    monkeypatch.setattr(chain, "broadcast", unreachable)
+    secrets = url_secrets(Settings(payout_rpc_url=url))
+    report = await PayoutTracker(pool, chain, chain_instance="c", config=TrackerConfig(poll_interval_s=0.01),
+                                 secrets=secrets).run(as_of=MONDAY)
+    [outcome] = report.batches
+    assert outcome.status == "signed" and outcome.error is not None and "bsc.example" in outcome.error
+    recorded = await conn.fetchval("SELECT error FROM far_payment_batches") + str(
+        await conn.fetchval("SELECT error FROM far_payout_runs"))
+    assert "5ecret" not in recorded + outcome.error + caplog.text

@@ -15,6 +15,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 
@@ -37,6 +38,22 @@ class ChainHandle:
     chain: PayoutChain
     instance: str
     network: str
+
+
+def url_secrets(settings: Settings) -> tuple[str, ...]:
+    """The parts of the RPC URL that may hold an API key (path, query, credentials): scrubbed from every error."""
+    if settings.payout_rpc_url is None:
+        return ()
+    url = settings.payout_rpc_url.get_secret_value()
+    parts = urlsplit(url)
+    found = [url]
+    if parts.path.strip("/"):
+        found.append(parts.path)
+    if parts.query:
+        found.append(parts.query)
+    if parts.username or parts.password:
+        found += [p for p in (parts.username, parts.password) if p]
+    return tuple(found)
 
 
 def tracker_config(settings: Settings, network: str) -> TrackerConfig:

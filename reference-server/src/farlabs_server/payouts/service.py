@@ -76,7 +76,8 @@ class PayoutService:
         if minimum_far is not None:
             config = replace(config, minimum_far=minimum_far)
         tracker = PayoutTracker(self.pool, handle.chain, chain_instance=handle.instance, config=config,
-                                metrics=self.metrics, clock=self.clock, hook=hook)
+                                metrics=self.metrics, clock=self.clock, hook=hook,
+                                secrets=runtime.url_secrets(self.settings))
         return await tracker.run(trigger=trigger, as_of=as_of)
 
     async def dry_run(self, *, network: str | None = None, as_of: datetime | None = None,

@@ -125,7 +125,9 @@ class PayoutTracker:
         metrics: PayoutMetrics | None = None,
         clock: Callable[[], datetime] | None = None,
         hook: Hook | None = None,
+        secrets: tuple[str, ...] = (),
     ) -> None:
+        """`secrets`: text never to record or log (the RPC URL's path and credentials), scrubbed from chain errors."""
         self.pool = pool
         self.chain = chain
         self.chain_instance = chain_instance
@@ -133,6 +135,7 @@ class PayoutTracker:
         self.metrics = metrics
         self.clock = clock or (lambda: datetime.now(UTC))
         self.hook = hook
+        self.secrets = tuple(sorted((x for x in secrets if x), key=len, reverse=True))
 
     async def run(self, *, trigger: str = "cli", as_of: datetime | None = None) -> RunReport:
         """One payout run; raises PayoutBusy if another run holds the lock."""
@@ -381,8 +384,17 @@ class PayoutTracker:
         """
         try:
             return await anyio.to_thread.run_sync(lambda: function(*args, **kwargs))
+        except ConfirmationTimeout:
+            raise
+        except ChainError as error:  # its text may quote a transport error, URL included
+            raise ChainError(self._scrub(str(error))) from None
         except (OSError, ProviderConnectionError, TimeExhausted) as error:
             raise ChainError(f"the chain node did not answer ({type(error).__name__})") from None
+
+    def _scrub(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "…")
+        return text
 
     def _step(self, step: Step, batch: BatchRow | None) -> None:
         if self.hook is not None:
