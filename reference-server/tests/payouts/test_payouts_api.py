@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
 from starlette.testclient import TestClient
 
 import farlabs_server.app as app_module
@@ -125,3 +126,18 @@ def test_bad_queries_and_a_busy_lock(client: TestClient) -> None:
                 await conn.execute("SELECT pg_advisory_unlock($1)", PAYOUT_LOCK_ID)
 
     assert client.portal.call(hold_lock_and_run) == 409  # type: ignore[union-attr]
+
+
+def test_a_new_process_reports_the_batches_already_in_the_database(client: TestClient) -> None:
+    """Batch gauges come from the database, not from what this process happened to run."""
+    from farlabs_server.payouts.service import PayoutService
+
+    admin = key(client, "admin")
+    seed(client, ["15"])
+    assert client.post("/admin/payouts/run", headers=admin).status_code == 200
+    ctx = client.app.state.ctx  # type: ignore[attr-defined]
+    registry = CollectorRegistry()
+    fresh = PayoutService(ctx.settings, ctx.db.pool, registry=registry)  # another replica, its own registry
+    assert registry.get_sample_value("farlabs:payouts_batches", {"status": "confirmed"}) == 0
+    client.portal.call(fresh.refresh_metrics)  # type: ignore[union-attr]
+    assert registry.get_sample_value("farlabs:payouts_batches", {"status": "confirmed"}) == 1

@@ -49,6 +49,10 @@ class PayoutScheduler:
 
     async def _loop(self) -> None:
         clock = self.service.clock
+        try:
+            await self.service.refresh_metrics()
+        except Exception:  # metrics only; the schedule goes on
+            log.exception("payouts: could not read the batch counts")
         due = next_monday(clock())
         while True:
             wait_s = (due - clock()).total_seconds()

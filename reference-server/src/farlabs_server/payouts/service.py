@@ -20,6 +20,7 @@ from ..settings import Settings
 from . import runtime
 from .metrics import PayoutMetrics
 from .runtime import ChainHandle, PayoutConfigError
+from .store import status_counts
 from .tracker import Hook, PayoutTracker, RunReport, preview
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,11 @@ class PayoutService:
                 log.info("payout chain ready", extra={"network": network, "chain_id": handle.chain.chain_id,
                                                       "payout_contract": handle.chain.payout.address})
         return handle
+
+    async def refresh_metrics(self) -> None:
+        """Set the batches-by-status gauges from the database (runs do this too; a fresh process starts here)."""
+        async with self.pool.acquire() as conn:
+            self.metrics.set_batch_counts(await status_counts(conn))
 
     def attach(self, handle: ChainHandle) -> None:
         """Use an already connected chain for its network (tests, and embedding a chain you manage yourself)."""
