@@ -88,3 +88,39 @@ def test_a_killed_payout_process_is_finished_by_the_next_one(database_url: str, 
     runs = [r["status"] for r in sql(database_url, "SELECT status FROM far_payout_runs ORDER BY started_at")]
     assert runs == ["interrupted", "completed"]
     assert [r["status"] for r in sql(database_url, "SELECT status FROM far_payment_transactions")] == ["mined"]
+
+
+def test_testnet_settings_pay_over_json_rpc(database_url: str, tmp_path: Path) -> None:
+    """The testnet/mainnet path: configured contracts, chain id and key; verified, then paid (anvil plays testnet)."""
+    from eth_account import Account
+
+    from farlabs_server.payouts.anvil import ANVIL_TEST_KEY
+    from farlabs_server.payouts.local import deploy_and_fund
+
+    assert ANVIL is not None
+
+    async def seed() -> str:
+        conn = await asyncpg.connect(database_url)
+        try:
+            return await provider(conn, ["10.25"], datetime.now(UTC) - timedelta(hours=1))
+        finally:
+            await conn.close()
+
+    wallet = anyio.run(seed)
+    with AnvilNode(ANVIL) as node:
+        chain = deploy_and_fund(node.web3(), Account.from_key(ANVIL_TEST_KEY))
+        env = {**os.environ, "POSTGRES_URL": database_url, "LOG_LEVEL": "WARNING", "FARLABS_PAYOUT_RPC_URL": node.url,
+               "FARLABS_PAYOUT_CHAIN_ID": "31337", "FARLABS_PAYOUT_TOKEN_ADDRESS": chain.token.address,
+               "FARLABS_PAYOUT_CONTRACT_ADDRESS": chain.payout.address, "FARLABS_PAYOUT_PRIVATE_KEY": ANVIL_TEST_KEY,
+               "FARLABS_PAYOUT_CONFIRMATIONS": "1", "FARLABS_PAYOUT_POLL_INTERVAL_S": "0.05"}
+        wrong_chain = subprocess.run([sys.executable, "-m", "farlabs_server.cli", "payouts", "run", "--network", "testnet"],
+                                     env={**env, "FARLABS_PAYOUT_CHAIN_ID": "97"}, capture_output=True, text=True, timeout=120)
+        assert wrong_chain.returncode == 1 and "not the configured 97" in wrong_chain.stderr
+        paid = subprocess.run([sys.executable, "-m", "farlabs_server.cli", "payouts", "run", "--network", "testnet"],
+                              env=env, capture_output=True, text=True, timeout=120)
+        assert paid.returncode == 0, paid.stdout + paid.stderr
+        assert chain.token_balance(wallet) == 10_250_000_000_000_000_000
+        assert ANVIL_TEST_KEY[2:] not in paid.stdout + paid.stderr
+    [batch] = sql(database_url, "SELECT network, chain_id, status FROM far_payment_batches")
+    assert tuple(batch) == ("testnet", 31337, "confirmed")
+    assert sql(database_url, "SELECT count(*) FROM far_payout_contracts")[0][0] == 0  # configured, not deployed by us
