@@ -24,6 +24,7 @@ from .context import ServerContext, load_server_secret, utc_now
 from .coordinator.engine import Coordinator, CoordinatorConfig
 from .db import Database, open_database
 from .errors import ApiError, InvalidRequestError, NotFound
+from .payouts.scheduler import start_payouts
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,9 @@ def create_app(
             app.state.ctx = ctx
             app.state.coordinator = Coordinator(ctx, coordinator_config(settings))
             await bootstrap_admin(ctx)
+            app.state.payouts = start_payouts(ctx)
             yield
+            await app.state.payouts.stop()
             await app.state.coordinator.aclose()
         finally:
             if database is None:

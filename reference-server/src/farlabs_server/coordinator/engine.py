@@ -193,7 +193,9 @@ class Generation:
                 except Exception:
                     log.exception("could not record session", extra={"session_id": str(self.session_id)})
                     await self._mark_unrecorded()
-        assert self.result is not None
+        if self.result is None:
+            raise ApiError("The answer was generated but could not be recorded; it was not charged.",
+                           code="record_failed")
         yield self.result
 
     async def _generate(self, started: float) -> AsyncGenerator[TokenEvent, None]:
