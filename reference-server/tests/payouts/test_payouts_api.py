@@ -11,8 +11,6 @@ import pytest
 from prometheus_client import CollectorRegistry
 from starlette.testclient import TestClient
 
-import farlabs_server.app as app_module
-from farlabs_server.api import payouts as payouts_api
 from farlabs_server.app import create_app
 from farlabs_server.auth import keys
 from farlabs_server.payouts.store import PAYOUT_LOCK_ID
@@ -25,11 +23,7 @@ ADMIN_PATHS = [("GET", "/admin/payouts/batches"), ("GET", "/admin/payouts/runs")
 
 
 @pytest.fixture
-def client(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
-    """The app with the payouts endpoints (added here until api/__init__.py lists them)."""
-    wired = app_module.all_endpoints()
-    if not any(ep.path.startswith("/admin/payouts") for ep in wired):
-        monkeypatch.setattr(app_module, "all_endpoints", lambda: [*wired, *payouts_api.ENDPOINTS])
+def client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
     settings = Settings(postgres_url=database_url, data_dir=tmp_path / "data", secret_key="test-secret-" + "x" * 32,
                         rate_limit_rpm=10_000, payout_schedule_enabled=False)
     with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
