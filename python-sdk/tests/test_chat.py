@@ -47,7 +47,7 @@ def test_chat_returns_the_full_response(mock: respx.MockRouter) -> None:
     assert response.route[0].peer_id == "12D3KooA" and response.route[0].end_block == 30
     body = sent_json(route.calls.last)
     assert body == {
-        "prompt": "Explain quantum computing",
+        "messages": [{"role": "user", "content": "Explain quantum computing"}],
         "model_id": "m",
         "max_tokens": 3,
         "temperature": 0,

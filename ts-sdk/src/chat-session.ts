@@ -106,7 +106,10 @@ export class ChatSession {
   /** A single prompt outside the conversation (`messages` is untouched); rejects on failure.
    * Its text streams into `completion`. */
   async chat(prompt: string | ChatRequest, options: ChatOptions = {}): Promise<ChatResponse> {
-    const request: ChatRequest = typeof prompt === 'string' ? { ...options, prompt } : { ...options, ...prompt };
+    if (typeof prompt === 'string' && prompt.trim() === '') throw new TypeError('prompt must be a non-empty string');
+    const request: ChatRequest = typeof prompt === 'string'
+      ? { ...options, messages: [{ role: 'user', content: prompt }] }
+      : { ...options, ...prompt };
     this.set({ completion: '' });
     return this.run(request, (text) => this.set({ completion: text }));
   }

@@ -18,9 +18,13 @@ function checkRetries(value: unknown): number {
   return value;
 }
 
-/** A prompt string or a request object, plus per-call options, as one request. */
+/** A prompt string or a request object, plus per-call options, as one request. A bare string is one user
+ * message, so chat models answer it through their chat template; `{ prompt }` sends raw text to complete. */
 function toRequest(input: string | ChatRequest, options: ChatOptions | undefined): ChatRequest {
-  if (typeof input === 'string') return { ...options, prompt: input } as ChatRequest;
+  if (typeof input === 'string') {
+    if (input.trim() === '') throw new TypeError('prompt must be a non-empty string');
+    return { ...options, messages: [{ role: 'user', content: input }] } as ChatRequest;
+  }
   if (typeof input !== 'object' || input === null) {
     throw new TypeError('chat() takes a prompt string or an object with prompt or messages');
   }

@@ -58,7 +58,7 @@ describe('ChatSession', () => {
     const states = record(session);
     const response = await session.chat('Explain quantum computing');
     expect(response.text).toBe('Hello there');
-    expect(calls[0]!.body).toMatchObject({ prompt: 'Explain quantum computing' });
+    expect(calls[0]!.body).toMatchObject({ messages: [{ role: 'user', content: 'Explain quantum computing' }] });
     expect(session.getSnapshot().messages).toEqual([]);
     expect(session.getSnapshot().completion).toBe('Hello there');
     expect(states.map((s) => s.completion)).toContain('Hello');

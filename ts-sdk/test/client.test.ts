@@ -40,7 +40,7 @@ describe('FarMesh.chat', () => {
     expect(call.headers.get('authorization')).toBe('Bearer fl_test');
     expect(call.headers.get('content-type')).toBe('application/json');
     expect(call.body).toEqual({
-      prompt: 'Explain quantum computing',
+      messages: [{ role: 'user', content: 'Explain quantum computing' }],
       max_tokens: 100,
       model_id: 'm',
       temperature: 0,

@@ -17,7 +17,7 @@ describe('chatStream', () => {
   it('yields token strings, then exposes usage and the final message', async () => {
     const { fetch, calls } = scriptedFetch(sseHandler(happy));
     const stream = await client(fetch).chatStream('Explain quantum computing', { maxTokens: 2 });
-    expect(calls[0]!.body).toMatchObject({ prompt: 'Explain quantum computing', stream: true, max_tokens: 2 });
+    expect(calls[0]!.body).toMatchObject({ messages: [{ role: 'user', content: 'Explain quantum computing' }], stream: true, max_tokens: 2 });
     expect(calls[0]!.headers.get('accept')).toBe('text/event-stream');
     expect(stream.requestId).toBe('req_1');
     expect(await collect(stream)).toEqual(['Quantum', ' computing']);

@@ -39,7 +39,7 @@ describe('useFarMesh', () => {
     fireEvent.click(screen.getByText('ask'));
     await waitFor(() => expect(screen.getByTestId('result').textContent).toBe('Quantum bits'));
     expect(screen.getByTestId('loading').textContent).toBe('false');
-    expect(calls[0]!.body).toMatchObject({ prompt: 'Explain quantum computing' });
+    expect(calls[0]!.body).toMatchObject({ messages: [{ role: 'user', content: 'Explain quantum computing' }] });
   });
 
   it('streams updates into messages and status', async () => {

@@ -91,7 +91,8 @@ def build_chat_spec(
     if isinstance(input, str):
         if not input:
             raise ValueError("prompt must not be empty")
-        body["prompt"] = input
+        # A chat method: the string is one user message, answered through the model's chat template.
+        body["messages"] = [{"role": "user", "content": input}]
     elif isinstance(input, Sequence):
         body["messages"] = _messages(cast(Sequence[MessageParam], input))
     else:
