@@ -7,6 +7,7 @@
 PYTHON ?= python3
 VENV := .venv
 NODE_VENV := .venv-node
+GGUF_VENV := .venv-gguf
 PY := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
 
@@ -24,6 +25,12 @@ $(VENV)/.stamp: pyproject.toml reference-server/pyproject.toml python-sdk/pyproj
 $(NODE_VENV)/.farlabs-node-stamp: node-kit/scripts/setup-venv.sh node-kit/pyproject.toml
 	PYTHON=$(PYTHON) node-kit/scripts/setup-venv.sh $(NODE_VENV)
 
+# Only for node-kit's GGUF parity test (transformers new enough to read GGUF; torch pinned to the CPU build).
+$(GGUF_VENV)/.stamp: node-kit/scripts/gguf-check-requirements.txt
+	@test -x $(GGUF_VENV)/bin/python || $(PYTHON) -m venv $(GGUF_VENV)
+	$(GGUF_VENV)/bin/python -m pip install -q --disable-pip-version-check -r node-kit/scripts/gguf-check-requirements.txt
+	@touch $@
+
 node_modules/.stamp: package.json package-lock.json ts-sdk/package.json
 	npm ci --no-audit --no-fund
 	@touch $@
@@ -32,12 +39,12 @@ demo: setup
 	$(PY) -m farlabs_server.demo --node-venv $(NODE_VENV)
 
 # Every suite runs even if an earlier one failed; the target fails if any did.
-test: setup
+test: setup $(GGUF_VENV)/.stamp
 	@status=0; \
 	$(PYTEST) reference-server/tests || status=1; \
 	$(PYTEST) python-sdk/tests || status=1; \
 	PYTHONPATH=reference-server/tests $(PYTEST) -p conftest python-sdk/tests_live || status=1; \
-	$(NODE_VENV)/bin/pytest node-kit/tests || status=1; \
+	FARLABS_GGUF_PYTHON=$(CURDIR)/$(GGUF_VENV)/bin/python $(NODE_VENV)/bin/pytest node-kit/tests || status=1; \
 	$(PYTEST) tests || status=1; \
 	npm test --workspaces --if-present || status=1; \
 	exit $$status
@@ -47,4 +54,4 @@ lint: setup
 	$(VENV)/bin/mypy reference-server/src python-sdk/src
 
 clean:
-	rm -rf $(VENV) $(NODE_VENV) node_modules ts-sdk/node_modules ts-sdk/dist
+	rm -rf $(VENV) $(NODE_VENV) $(GGUF_VENV) node_modules ts-sdk/node_modules ts-sdk/dist
