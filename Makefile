@@ -11,7 +11,7 @@ GGUF_VENV := .venv-gguf
 PY := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
 
-.PHONY: setup demo test test-python test-node-kit test-ts lint clean
+.PHONY: setup demo test lint clean
 
 setup: $(VENV)/.stamp $(NODE_VENV)/.farlabs-node-stamp node_modules/.stamp
 
