@@ -79,8 +79,9 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
+    # The weekly payout schedule stays off: a test must not start paying because it ran at Monday 00:00 UTC.
     return Settings(postgres_url=database_url, data_dir=tmp_path / "data", secret_key="test-secret-" + "x" * 32,
-                    rate_limit_rpm=10_000)
+                    rate_limit_rpm=10_000, payout_schedule_enabled=False)
 
 
 @pytest.fixture

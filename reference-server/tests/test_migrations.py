@@ -51,7 +51,8 @@ async def test_concurrent_migrations_apply_once(pg_server: PgServer) -> None:
 
 def test_two_app_instances_start_on_one_empty_database(pg_server: PgServer, tmp_path: object) -> None:
     dsn = anyio.run(empty_database, pg_server, "race_b")
-    settings = Settings(postgres_url=dsn, data_dir=tmp_path, secret_key=None)  # type: ignore[arg-type]
+    settings = Settings(postgres_url=dsn, data_dir=tmp_path, secret_key=None,  # type: ignore[arg-type]
+                        payout_schedule_enabled=False)
     errors: list[BaseException] = []
     clients: list[TestClient] = []
 
