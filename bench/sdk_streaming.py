@@ -1,7 +1,7 @@
 """SDK streaming throughput: tokens/s parsed by `farlabs` vs the official `openai` package.
 
 Both clients read a recorded SSE byte stream of N tokens from an in-process `httpx.MockTransport`
-(no sockets, no server): the native `/v1/generate` stream (docs/protocol.md) for farlabs, the
+(no sockets, no server): the native `/mesh/inference/generate` stream (docs/protocol.md) for farlabs, the
 OpenAI `chat.completion.chunk` stream for openai. Only client-side parsing is measured.
 
 Run: .venv/bin/python bench/sdk_streaming.py [--tokens 20000] [--rounds 5]
@@ -100,7 +100,7 @@ def main() -> None:
     print(f"{n} tokens per stream, {args.rounds} rounds, median (min–max) tokens/s (in-process MockTransport, no sockets)\n")
     print("| client | stream bytes | tokens/s | ratio vs openai |")
     print("|---|---:|---:|---:|")
-    print(f"| farlabs (native `/v1/generate`) | {len(native):,} | {f:,.0f} ({min(far):,.0f}–{max(far):,.0f}) | "
+    print(f"| farlabs (native `/mesh/inference/generate`) | {len(native):,} | {f:,.0f} ({min(far):,.0f}–{max(far):,.0f}) | "
           f"{f / o:.2f}× |")
     print(f"| openai {openai.__version__} (`chat.completion.chunk`) | {len(oai):,} | {o:,.0f} "
           f"({min(ope):,.0f}–{max(ope):,.0f}) | 1.00× |")

@@ -1,0 +1,124 @@
+"""Relay overhead: TTFT and inter-token latency through the coordinator vs straight to the gateway.
+
+The server runs as its own process (real app, uvicorn, embedded PostgreSQL in a temp dir); a synthetic
+gateway (no model, tokens as fast as it can, clearly not a GPU) runs in this process on loopback, and one
+client measures, sequentially, R requests of N tokens each way. Overhead = coordinator − direct.
+
+Run: .venv/bin/python bench/relay_overhead.py [--requests 200] [--tokens 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "reference-server" / "tests"))
+
+from synthetic_gateway import Behaviour, SyntheticGateway  # noqa: E402
+from testkit import LiveServer, add_node, new_api_key  # noqa: E402
+
+
+def serve(port: int, dsn: str, data_dir: str) -> None:
+    """Child process: the real app under uvicorn (no access log)."""
+    import uvicorn
+
+    from farlabs_server.app import create_app
+    from farlabs_server.settings import Settings
+
+    settings = Settings(postgres_url=dsn, data_dir=Path(data_dir), secret_key="bench-secret-" + "x" * 32,
+                        rate_limit_rpm=1_000_000, payout_schedule_enabled=False, min_swarm_nodes=1)
+    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def measure(client: httpx.Client, url: str, headers: dict[str, str], body: dict[str, object]) -> tuple[float, list[float]]:
+    """One streamed request: (TTFT ms, inter-token gaps ms)."""
+    t0 = time.perf_counter()
+    stamps: list[float] = []
+    with client.stream("POST", url, json=body, headers=headers) as r:
+        r.raise_for_status()
+        for line in r.iter_lines():
+            if line.startswith("data: ") and '"token"' in line:
+                stamps.append(time.perf_counter())
+    ttft = (stamps[0] - t0) * 1000
+    return ttft, [(b - a) * 1000 for a, b in zip(stamps, stamps[1:])]
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(p / 100 * len(s)))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--requests", type=int, default=200)
+    ap.add_argument("--tokens", type=int, default=50)
+    args = ap.parse_args()
+    from farlabs_server.db.embedded import EmbeddedPostgres
+
+    tmp = Path(tempfile.mkdtemp(prefix="farlabs-bench-relay-"))
+    pg = EmbeddedPostgres(tmp / "pg")
+    dsn = pg.dsn("postgres")
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(port), dsn, str(tmp / "data")])
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        with SyntheticGateway(Behaviour()) as gw:
+            add_node(LiveServer(url=url, app=None), "BenchNode", gw)
+            key = new_api_key(dsn)
+            n = args.tokens
+            results: dict[str, tuple[list[float], list[float]]] = {"direct": ([], []), "coordinator": ([], [])}
+            with httpx.Client(timeout=30) as c:
+                for i in range(args.requests + 10):  # interleaved; the first 10 of each are warm-up
+                    for mode in ("direct", "coordinator"):
+                        if mode == "direct":
+                            t, gaps = measure(c, gw.url + "/generate", {"Authorization": f"Bearer {gw.token}"},
+                                              {"request_id": f"d{i}", "prompt": "hi", "max_tokens": n,
+                                               "temperature": 0, "model_id": "test/tiny"})
+                        else:
+                            t, gaps = measure(c, url + "/mesh/inference/generate", {"Authorization": f"Bearer {key}"},
+                                              {"prompt": "hi", "max_tokens": n, "temperature": 0,
+                                               "model_id": "test/tiny", "stream": True})
+                        if i >= 10:
+                            results[mode][0].append(t)
+                            results[mode][1].extend(gaps)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        pg.stop()
+    print(f"{args.requests} sequential requests × {n} tokens each way, synthetic gateway (no model), "
+          f"server in its own process; ms\n")
+    print("| path | TTFT p50 | TTFT p95 | TTFT p99 | ITL p50 | ITL p95 | ITL p99 |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for mode, (t, g) in results.items():
+        print(f"| {mode} | " + " | ".join(f"{pct(v, p):.2f}" for v in (t, g) for p in (50, 95, 99)) + " |")
+    (dt, dg), (ct, cg) = results["direct"], results["coordinator"]
+    print(f"| **added by coordinator** | " + " | ".join(
+        f"{pct(b, p) - pct(a, p):+.2f}" for a, b in ((dt, ct), (dg, cg)) for p in (50, 95, 99)) + " |")
+    print(f"\nmean ITL direct {statistics.mean(dg):.3f} ms, coordinator {statistics.mean(cg):.3f} ms; "
+          f"targets: +<2 ms p50 TTFT, +<0.5 ms per token")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--serve":
+        serve(int(sys.argv[2]), sys.argv[3], sys.argv[4])
+    else:
+        main()
