@@ -36,7 +36,31 @@ def serve(port: int, dsn: str, data_dir: str) -> None:
 
     settings = Settings(postgres_url=dsn, data_dir=Path(data_dir), secret_key="bench-secret-" + "x" * 32,
                         rate_limit_rpm=1_000_000, payout_schedule_enabled=False, min_swarm_nodes=1)
-    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    profile_to = os.environ.get("BENCH_PROFILE")  # optional: pyinstrument from a scratch venv on PYTHONPATH
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
+                                           access_log=False))
+    if not profile_to:
+        server.run()
+        return
+    import signal
+    import threading
+
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.0002, async_mode="disabled")
+
+    def run() -> None:  # profiled in the server's own thread; the main thread waits for SIGTERM
+        profiler.start()
+        server.run()
+        profiler.stop()
+
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    thread = threading.Thread(target=run)
+    thread.start()
+    signal.sigwait({signal.SIGTERM})
+    server.should_exit = True
+    thread.join()
+    Path(profile_to).write_text(profiler.output_text(unicode=False, show_all=False))
 
 
 def measure(client: httpx.Client, url: str, headers: dict[str, str], body: dict[str, object]) -> tuple[float, list[float]]:
@@ -53,7 +77,7 @@ def measure(client: httpx.Client, url: str, headers: dict[str, str], body: dict[
 
 
 def pct(values: list[float], p: float) -> float:
-    s = sorted(values)
+    s = sorted(values) or [float('nan')]
     return s[min(len(s) - 1, int(p / 100 * len(s)))]
 
 
