@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from relay_overhead import LiveServer, SyntheticGateway, Behaviour, add_node, new_api_key, pct  # noqa: E402
+from relay_overhead import Behaviour, LiveServer, SyntheticGateway, add_node, new_api_key, pct
 
 TICK = os.sysconf("SC_CLK_TCK")
 

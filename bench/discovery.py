@@ -21,8 +21,8 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from relay_overhead import LiveServer, add_node, pct  # noqa: E402
-from concurrency import cpu_s  # noqa: E402
+from concurrency import cpu_s
+from relay_overhead import LiveServer, add_node, pct
 
 
 async def hammer(url: str, tokens: list[str], clients: int, seconds: float, pid: int) -> tuple[int, int, float, float, list[float]]:

@@ -135,7 +135,7 @@ def main() -> None:
     for mode, (t, g) in results.items():
         print(f"| {mode} | " + " | ".join(f"{pct(v, p):.2f}" for v in (t, g) for p in (50, 95, 99)) + " |")
     (dt, dg), (ct, cg) = results["direct"], results["coordinator"]
-    print(f"| **added by coordinator** | " + " | ".join(
+    print("| **added by coordinator** | " + " | ".join(
         f"{pct(b, p) - pct(a, p):+.2f}" for a, b in ((dt, ct), (dg, cg)) for p in (50, 95, 99)) + " |")
     print(f"\nmean ITL direct {statistics.mean(dg):.3f} ms, coordinator {statistics.mean(cg):.3f} ms; "
           f"targets: +<2 ms p50 TTFT, +<0.5 ms per token")

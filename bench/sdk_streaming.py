@@ -16,6 +16,7 @@ import time
 
 import httpx
 import openai
+
 from farlabs import FarMesh
 
 
