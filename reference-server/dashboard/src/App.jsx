@@ -1,0 +1,124 @@
+import { useEffect, useMemo, useState } from 'react';
+import { FarMesh } from '@farlabs/sdk';
+import { FarMeshProvider, useFarMesh } from '@farlabs/sdk/react';
+import { clearToken, takeToken, walletOf, walletSignIn } from './token.js';
+
+const POLL_MS = 5000;
+
+/** Poll a loader every ~5 s; keeps the last good data while a later poll fails. */
+function usePoll(load) {
+  const [state, setState] = useState({ data: null, error: null });
+  useEffect(() => {
+    let live = true;
+    const tick = () => load().then((data) => live && setState({ data, error: null }),
+      (error) => live && setState((s) => ({ data: s.data, error })));
+    tick();
+    const id = setInterval(tick, POLL_MS);
+    return () => { live = false; clearInterval(id); };
+  }, [load]);
+  return state;
+}
+
+function Card({ title, state, empty, children }) {
+  let body;
+  if (state.error && !state.data) body = <p className="error">Error: {state.error.message}</p>;
+  else if (!state.data) body = <p className="muted">Loading…</p>;
+  else if (empty(state.data)) body = <p className="muted">Nothing yet.</p>;
+  else body = children(state.data);
+  return <section className="card"><h2>{title}</h2>{body}</section>;
+}
+
+const ago = (t) => (t ? `${Math.max(0, Math.round(Date.now() / 1000 - Date.parse(t) / 1000))} s ago` : 'never');
+
+export function NodeStatus({ state }) {
+  return (
+    <Card title="Nodes" state={state} empty={(d) => !d.nodes?.length}>
+      {(d) => <ul>{d.nodes.map((n) => (
+        <li key={n.node_id} className="node">
+          <span className={`dot ${n.status === 'online' ? 'on' : 'off'}`} />
+          <b>{n.node_name}</b> {n.status}
+          <span className="muted"> · uptime {Math.round(n.uptime_s / 60)} min · last seen {ago(n.last_seen)}</span>
+        </li>))}</ul>}
+    </Card>
+  );
+}
+
+export function HardwareStats({ state }) {
+  return (
+    <Card title="Hardware" state={state} empty={(d) => !d.nodes?.length}>
+      {(d) => <ul>{d.nodes.map((n) => { const h = n.hardware ?? {}; return (
+        <li key={n.node_id}>{h.gpu_name ?? `CPU (${h.cpu_count ?? '?'} cores)`}{' '}
+          {h.vram_total_gb != null ? `VRAM ${h.vram_used_gb ?? '?'}/${h.vram_total_gb} GB` : h.ram_total_gb != null ? `RAM ${h.ram_used_gb ?? '?'}/${h.ram_total_gb} GB` : ''}
+          {h.gpu_temp_c != null ? ` · ${h.gpu_temp_c} °C` : ''}</li>); })}</ul>}
+    </Card>
+  );
+}
+
+export function EarningsChart({ state }) {
+  return (
+    <Card title="Earnings (FAR per day)" state={state} empty={(d) => !d.daily?.length}>
+      {(d) => {
+        const pts = d.daily.map((x) => Number(x.far));
+        const max = Math.max(...pts, 1e-18); const w = 300; const h = 100; const bw = w / pts.length;
+        return (<>
+          <p className="big">{String(d.paid_far)} paid · {String(d.unpaid_far)} unpaid FAR</p>
+          <svg viewBox={`0 0 ${w} ${h}`} role="img" aria-label="FAR per day">
+            {pts.map((v, i) => <rect key={i} x={i * bw + 1} width={bw - 2} y={h - (v / max) * h} height={(v / max) * h}><title>{String(d.daily[i].date)}: {v} FAR</title></rect>)}
+          </svg></>);
+      }}
+    </Card>
+  );
+}
+
+export function PaymentHistory({ state }) {
+  return (
+    <Card title="Payments" state={state} empty={(d) => !d.payments?.length}>
+      {(d) => <table><thead><tr><th>Date</th><th>FAR</th><th>Tx</th></tr></thead><tbody>
+        {d.payments.map((p, i) => <tr key={p.tx_hash ?? i}><td>{String(p.date).slice(0, 10)}</td><td>{String(p.amount_far)}</td>
+          <td>{p.tx_hash ? <code title={p.tx_hash}>{p.tx_hash.slice(0, 10)}…</code> : p.status}</td></tr>)}
+      </tbody></table>}
+    </Card>
+  );
+}
+
+function Playground() {
+  const { messages, send, loading, error, stop } = useFarMesh();
+  const [text, setText] = useState('');
+  const submit = (e) => { e.preventDefault(); if (text.trim()) { send(text); setText(''); } };
+  return (
+    <section className="card playground"><h2>Playground</h2>
+      {messages.map((m, i) => <p key={i} className={m.role}><b>{m.role}:</b> {typeof m.content === 'string' ? m.content : ''}</p>)}
+      {error && <p className="error">{error.message}</p>}
+      <form onSubmit={submit}><input value={text} onChange={(e) => setText(e.target.value)} placeholder="Ask the mesh…" />
+        {loading ? <button type="button" onClick={stop}>Stop</button> : <button>Send</button>}</form>
+    </section>
+  );
+}
+
+function Dashboard({ token, onSignOut }) {
+  const wallet = walletOf(token);
+  const mesh = useMemo(() => new FarMesh({ apiKey: token, baseURL: window.location.origin }), [token]);
+  const p = useMemo(() => mesh.provider(wallet), [mesh, wallet]);
+  const nodes = usePoll(useMemo(() => () => p.nodes(), [p]));
+  const earnings = usePoll(useMemo(() => () => p.earnings(), [p]));
+  const payments = usePoll(useMemo(() => () => p.payments(), [p]));
+  return (
+    <FarMeshProvider client={mesh}>
+      <header><h1>Far Mesh</h1><code>{wallet}</code><button onClick={onSignOut}>Sign out</button></header>
+      <main><NodeStatus state={nodes} /><HardwareStats state={nodes} /><EarningsChart state={earnings} />
+        <PaymentHistory state={payments} /><Playground /></main>
+    </FarMeshProvider>
+  );
+}
+
+export function App() {
+  const [token, setToken] = useState(takeToken);
+  const [err, setErr] = useState(null);
+  if (token) return <Dashboard token={token} onSignOut={() => { clearToken(); setToken(null); }} />;
+  return (
+    <main className="signin"><h1>Far Mesh provider dashboard</h1>
+      <p>Open the link <code>far-node dashboard</code> prints, or sign in with a browser wallet.</p>
+      <button onClick={() => walletSignIn().then(setToken, setErr)}>Sign in with wallet</button>
+      {err && <p className="error">{err.message}</p>}</main>
+  );
+}
