@@ -16,7 +16,7 @@ export function clearToken() { sessionStorage.removeItem(KEY); }
 
 /** The wallet a provider token was issued for (its `sub`), read without verifying: the server verifies. */
 export function walletOf(token) {
-  try { const c = JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))); return c.wallet_address ?? c.sub; } catch { return null; }
+  try { const c = JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))); return c.wallet ?? c.wallet_address ?? c.sub; } catch { return null; }
 }
 
 /** EIP-191 sign-in with a browser wallet: challenge, personal_sign, verify. */
