@@ -16,7 +16,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from .api import all_endpoints
+from .api import all_endpoints, dashboard
 from .api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from .api.openapi import build_openapi
 from .auth import keys
@@ -121,7 +121,7 @@ def create_app(
         ))
 
     app = Starlette(
-        routes=[ep.route() for ep in endpoints],
+        routes=[ep.route() for ep in endpoints] + dashboard.ROUTES,  # static files: not in the OpenAPI document
         middleware=middleware,
         exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _unhandled},
         lifespan=lifespan,

@@ -9,8 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
+
+from ..errors import ApiError, NotFound
 
 DIST = Path(__file__).resolve().parent.parent / "dashboard"
 
@@ -22,7 +24,8 @@ async def index(request: Request) -> Response:
     """The single page; a missing build answers 503 with how to build it, not a blank page."""
     page = DIST / "index.html"
     if not page.is_file():
-        return PlainTextResponse("dashboard not built: run `npm run build -w reference-server/dashboard`", 503)
+        raise ApiError("The dashboard is not built: run `npm run build -w reference-server/dashboard`.",
+                       code="dashboard_not_built", status=503)
     # no-store: a new server version must never run a cached page against a changed API.
     return FileResponse(page, media_type="text/html", headers={"Cache-Control": "no-store"})
 
@@ -32,7 +35,7 @@ async def asset(request: Request) -> Response:
     name = str(request.path_params["name"])
     path = (DIST / "assets" / name).resolve()
     if path.parent != (DIST / "assets").resolve() or path.suffix not in _TYPES or not path.is_file():
-        return PlainTextResponse("not found", 404)
+        raise NotFound(f"No dashboard asset {name!r}.", code="asset_not_found")
     return FileResponse(path, media_type=_TYPES[path.suffix],
                         headers={"Cache-Control": "public, max-age=31536000, immutable"})
 
