@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,7 +21,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from relay_overhead import Behaviour, LiveServer, SyntheticGateway, add_node, new_api_key, pct
+from relay_overhead import Behaviour, LiveServer, SyntheticGateway, add_node, new_api_key, pct, server_process
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -95,29 +93,14 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="farlabs-bench-conc-"))
     pg = EmbeddedPostgres(tmp / "pg")
     dsn = pg.dsn("postgres")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    relay = str(Path(__file__).resolve().parent / "relay_overhead.py")
-    proc = subprocess.Popen([sys.executable, relay, "--serve", str(port), dsn, str(tmp / "data")])
-    url = f"http://127.0.0.1:{port}"
     rows = []
     try:
-        for _ in range(600):
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code < 500:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        with SyntheticGateway(Behaviour()) as gw:
+        with server_process(dsn, tmp / "data") as (url, proc), SyntheticGateway(Behaviour()) as gw:
             add_node(LiveServer(url=url, app=None), "BenchNode", gw)
             key = new_api_key(dsn)
             for c in (int(x) for x in args.levels.split(",")):
                 rows.append(asyncio.run(level(url + "/mesh/inference/generate", key, c, args.tokens, proc.pid)))
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
         pg.stop()
     print(f"concurrent streams of {args.tokens} tokens through the coordinator; FAST SYNTHETIC GATEWAY (no model) "
           f"in the client process; ms; server CPU = % of one core\n")

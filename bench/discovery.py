@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,7 +20,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from concurrency import cpu_s
-from relay_overhead import LiveServer, add_node, pct
+from relay_overhead import LiveServer, add_node, pct, server_process
 
 
 async def hammer(url: str, tokens: list[str], clients: int, seconds: float, pid: int) -> tuple[int, int, float, float, list[float]]:
@@ -65,29 +63,15 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="farlabs-bench-disc-"))
     pg = EmbeddedPostgres(tmp / "pg")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    relay = str(Path(__file__).resolve().parent / "relay_overhead.py")
-    proc = subprocess.Popen([sys.executable, relay, "--serve", str(port), pg.dsn("postgres"), str(tmp / "data")])
-    url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code < 500:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        live = LiveServer(url=url, app=None)
-        t0 = time.perf_counter()
-        tokens = [add_node(live, f"Node{_b58(i)}", None)["node_token"] for i in range(args.nodes)]
-        reg_s = time.perf_counter() - t0
-        done, errors, wall, cpu, lat = asyncio.run(hammer(url + "/nodes/heartbeat", tokens, args.clients,
-                                                          args.seconds, proc.pid))
+        with server_process(pg.dsn("postgres"), tmp / "data") as (url, proc):
+            live = LiveServer(url=url, app=None)
+            t0 = time.perf_counter()
+            tokens = [add_node(live, f"Node{_b58(i)}", None)["node_token"] for i in range(args.nodes)]
+            reg_s = time.perf_counter() - t0
+            done, errors, wall, cpu, lat = asyncio.run(hammer(url + "/nodes/heartbeat", tokens, args.clients,
+                                                              args.seconds, proc.pid))
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
         pg.stop()
     print(f"{args.nodes} registered nodes ({args.nodes / reg_s:.0f} registrations/s, sequential), {args.clients} "
           f"concurrent heartbeat clients for {wall:.1f} s; server CPU = % of one core\n")

@@ -10,12 +10,15 @@ Run: .venv/bin/python bench/relay_overhead.py [--requests 200] [--tokens 50]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -63,6 +66,28 @@ def serve(port: int, dsn: str, data_dir: str) -> None:
     Path(profile_to).write_text(profiler.output_text(unicode=False, show_all=False))
 
 
+@contextlib.contextmanager
+def server_process(dsn: str, data_dir: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The server (this file's `--serve`) in its own process on a free loopback port; (url, process) once it answers."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--serve", str(port), dsn, str(data_dir)])
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        yield url, proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 def measure(client: httpx.Client, url: str, headers: dict[str, str], body: dict[str, object]) -> tuple[float, list[float]]:
     """One streamed request: (TTFT ms, inter-token gaps ms)."""
     t0 = time.perf_counter()
@@ -91,21 +116,8 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="farlabs-bench-relay-"))
     pg = EmbeddedPostgres(tmp / "pg")
     dsn = pg.dsn("postgres")
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(port), dsn, str(tmp / "data")])
-    url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code < 500:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        with SyntheticGateway(Behaviour()) as gw:
+        with server_process(dsn, tmp / "data") as (url, _proc), SyntheticGateway(Behaviour()) as gw:
             add_node(LiveServer(url=url, app=None), "BenchNode", gw)
             key = new_api_key(dsn)
             n = args.tokens
@@ -125,8 +137,6 @@ def main() -> None:
                             results[mode][0].append(t)
                             results[mode][1].extend(gaps)
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
         pg.stop()
     print(f"{args.requests} sequential requests × {n} tokens each way, synthetic gateway (no model), "
           f"server in its own process; ms\n")
