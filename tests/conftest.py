@@ -91,3 +91,16 @@ def db_fetch(mesh: LocalMesh, query: str, *args: object) -> list[asyncpg.Record]
             await conn.close()
 
     return anyio.run(run)
+
+
+def wait_for_final_session(mesh: LocalMesh, request_id: str, timeout_s: float = 15) -> asyncpg.Record:
+    """The session row once it left `pending` (recording happens just after the stream ends)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        rows = db_fetch(mesh, "SELECT status, tokens_generated FROM far_mesh_sessions WHERE request_id = $1", request_id)
+        if (rows and rows[0]["status"] != "pending") or time.monotonic() > deadline:
+            assert rows, f"no session {request_id}"
+            return rows[0]
+        time.sleep(0.2)

@@ -15,7 +15,7 @@ from typing import Any
 import anyio
 import httpx
 
-from conftest import TINY_MODEL_ID, db_fetch
+from conftest import TINY_MODEL_ID, db_fetch, wait_for_final_session
 from farlabs_server.localmesh import LocalMesh
 
 
@@ -153,12 +153,7 @@ def test_client_disconnect_stops_the_swarm_generation(mesh: LocalMesh, api_key: 
             seen += line.startswith("data:")
             if seen == 3:
                 break
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        rows = db_fetch(mesh, "SELECT status, tokens_generated FROM far_mesh_sessions WHERE request_id = $1", request_id)
-        if rows and rows[0]["status"] != "pending":
-            break
-        time.sleep(0.2)
+    rows = [wait_for_final_session(mesh, request_id)]
     assert rows[0]["status"] == "cancelled", rows
     assert 3 <= rows[0]["tokens_generated"] < 200
     # The gateway let go of the work too.

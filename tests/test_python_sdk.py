@@ -13,7 +13,7 @@ from typing import Any
 import anyio
 import pytest
 
-from conftest import TINY_MODEL_ID, db_fetch
+from conftest import TINY_MODEL_ID, db_fetch, wait_for_final_session
 from farlabs import AsyncFarMesh, FarMesh
 from farlabs_server.localmesh import LocalMesh
 
@@ -105,12 +105,7 @@ def test_early_close_stops_the_session(client: FarMesh, mesh: LocalMesh) -> None
     first = [next(iter(stream)) for _ in range(2)]
     stream.close()
     assert stream.text.startswith("".join(first))
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        rows = db_fetch(mesh, "SELECT status, tokens_generated FROM far_mesh_sessions WHERE request_id = $1", request_id)
-        if rows and rows[0]["status"] != "pending":
-            break
-        time.sleep(0.2)
+    rows = [wait_for_final_session(mesh, request_id)]
     assert rows[0]["status"] == "cancelled" and rows[0]["tokens_generated"] < 200
 
 

@@ -119,6 +119,16 @@ async def stream_response(call: Call, generation: Generation, render: Callable[[
     return EventStreamResponse(first, events, render, closing, call.ctx.settings.sse_keepalive_s)
 
 
+async def _whole(generation: Generation) -> GenerateResult:
+    """Run a generation to its end (no stream) and return its final result."""
+    result: GenerateResult | None = None
+    async for item in generation.events():
+        if isinstance(item, GenerateResult):
+            result = item
+    assert result is not None  # events() always ends with the result or raises
+    return result
+
+
 def _error_event(exc: ApiError, request_id: str) -> bytes:
     return _sse(exc.payload(request_id), "error")
 
@@ -136,12 +146,7 @@ async def generate(call: Call) -> Response:
     req: GenerateRequest = call.body
     generation = await _start(call, req)
     if not req.stream:
-        result: GenerateResult | None = None
-        async for item in generation.events():
-            if isinstance(item, GenerateResult):
-                result = item
-        assert result is not None
-        return JSONResponse(_native_done(result))
+        return JSONResponse(_native_done(await _whole(generation)))
 
     def render(item: Item) -> list[bytes]:
         if isinstance(item, TokenEvent):
@@ -169,11 +174,7 @@ async def chat_completions(call: Call) -> Response:
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
 
     if not body.stream:
-        result: GenerateResult | None = None
-        async for item in generation.events():
-            if isinstance(item, GenerateResult):
-                result = item
-        assert result is not None
+        result = await _whole(generation)
         return JSONResponse({
             "id": completion_id, "object": "chat.completion", "created": created, "model": body.model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": result.text, "tool_calls": []},
