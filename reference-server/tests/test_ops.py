@@ -24,7 +24,9 @@ def test_unknown_route_and_method_use_the_envelope(client: TestClient) -> None:
     assert_error(client.get("/no/such/route"), 404, "not_found_error", "route_not_found")
     traced = client.get("/no/such/route", headers={"X-Request-ID": "r1"})
     assert traced.json()["error"]["request_id"] == "r1" == traced.headers["x-request-id"]
-    assert_error(client.put("/healthz"), 405, "invalid_request_error", "method_not_allowed")
+    not_allowed = client.put("/healthz")
+    assert_error(not_allowed, 405, "invalid_request_error", "method_not_allowed")
+    assert not_allowed.headers["allow"] == "GET, HEAD"  # RFC 9110: a 405 names the methods that work
 
 
 def test_oversize_body_gets_413(client: TestClient) -> None:

@@ -42,13 +42,14 @@ async def _api_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers or {})  # e.g. the `Allow` header a 405 must carry (RFC 9110)
     if exc.status_code == 404:
         error: ApiError = NotFound(f"No route {request.method} {request.url.path}.", code="route_not_found")
     elif exc.status_code == 405:
         error = InvalidRequestError(f"{request.method} is not allowed on {request.url.path}.",
-                                    code="method_not_allowed", status=405)
+                                    code="method_not_allowed", status=405, headers=headers)
     else:
-        error = ApiError(str(exc.detail), status=exc.status_code)
+        error = ApiError(str(exc.detail), status=exc.status_code, headers=headers)
     return _error_response(request, error)
 
 
