@@ -140,11 +140,15 @@ def test_registers_with_a_valid_proof_and_heartbeats_real_figures(setup) -> None
 
 def test_re_registers_after_the_server_restarts(setup) -> None:  # type: ignore[no-untyped-def]
     standin, agent, _, gateway_tokens = setup
+    node_tokens: list[str | None] = []
+    agent.on_node_token = node_tokens.append
     asyncio.run(agent.tick())
     standin.restart()
     asyncio.run(agent.tick())
     assert len(standin.registrations) == 2 and len(standin.heartbeats) == 2
     assert gateway_tokens == ["gw_1", "gw_2"]  # the gateway now accepts the new token only
+    # `far-node dashboard` reads the kept node token: it follows re-registration, and only live ones are kept
+    assert len(node_tokens) == 2 and node_tokens[-1] in standin.tokens and node_tokens[0] not in standin.tokens
     assert agent.failures == 0
 
 
@@ -160,6 +164,8 @@ def test_backs_off_while_the_server_is_down_and_recovers(setup) -> None:  # type
 
 def test_unregisters_and_revokes_the_gateway_token(setup) -> None:  # type: ignore[no-untyped-def]
     standin, agent, _, gateway_tokens = setup
+    node_tokens: list[str | None] = []
+    agent.on_node_token = node_tokens.append
 
     async def scenario() -> None:
         await agent.tick()
@@ -168,6 +174,7 @@ def test_unregisters_and_revokes_the_gateway_token(setup) -> None:  # type: igno
     asyncio.run(scenario())
     assert standin.unregistered == ["node-1"]
     assert gateway_tokens[-1] is None
+    assert node_tokens[0] is not None and node_tokens[-1] is None  # the kept node token is removed
 
 
 def test_run_stops_when_asked(setup) -> None:  # type: ignore[no-untyped-def]

@@ -4,5 +4,12 @@ import { defineConfig } from 'vite';
 export default defineConfig({
   base: '/dashboard/',
   esbuild: { jsx: 'automatic' },
-  build: { outDir: '../src/farlabs_server/dashboard', emptyOutDir: true },
+  build: {
+    outDir: '../src/farlabs_server/dashboard',
+    emptyOutDir: true,
+    rollupOptions: {
+      // The SDK's React entry starts with "use client" (for server-component bundlers); a SPA ignores it.
+      onwarn(warning, warn) { if (warning.code !== 'MODULE_LEVEL_DIRECTIVE') warn(warning); },
+    },
+  },
 });

@@ -42,9 +42,9 @@ def provider(client: TestClient, identity: NodeIdentity, clock: FakeClock) -> di
                     session, reg["node_id"], tokens, 2 * tokens, Decimal(pay), clock())
                 await conn.execute("SELECT (finalize_session($1, 'completed')).id", session)
             batch = await conn.fetchval(
-                """INSERT INTO far_payment_batches (batch_key, period_start, network, status, total_far, total_wei,
-                       recipient_count, tx_hash, confirmed_at, block_number)
-                   VALUES ('0x' || repeat('b', 64), '2026-11-23', 'local', 'confirmed', 0.01, 10000000000000000, 1,
+                """INSERT INTO far_payment_batches (batch_key, period_start, network, chain_id, status, total_far,
+                       total_wei, recipient_count, tx_hash, confirmed_at, block_number)
+                   VALUES ('0x' || repeat('b', 64), '2026-11-23', 'testnet', 97, 'confirmed', 0.01, 10000000000000000, 1,
                            '0x' || repeat('c', 64), now(), 7) RETURNING id""")
             await conn.execute(
                 "INSERT INTO far_payment_recipients (batch_id, wallet_address, amount_far, amount_wei) "
@@ -74,6 +74,7 @@ def test_owner_reads_stats_earnings_payments_and_nodes(client: TestClient, ident
 
     payments = client.get(base + "/payments", headers=auth(token)).json()["payments"]
     assert len(payments) == 1 and payments[0]["tx_hash"] == "0x" + "c" * 64 and payments[0]["status"] == "confirmed"
+    assert payments[0]["tx_url"] == "https://testnet.bscscan.com/tx/0x" + "c" * 64  # BSC testnet's explorer
     assert Decimal(payments[0]["amount_far"]) == Decimal("0.01")
 
     [node] = client.get(base + "/nodes", headers=auth(token)).json()["nodes"]

@@ -84,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="show this node's configuration and gateway health")
     status.add_argument("--gateway-url")
 
+    dash = sub.add_parser("dashboard", help="print a sign-in link to this wallet's provider dashboard")
+    dash.add_argument("--server-url", help="the reference server (default: the one `far-node setup` recorded)")
+
     prep = sub.add_parser("prepare-model", help="convert/build a model into the cache and print its directory")
     prep.add_argument("model", nargs="?", default="smollm2")
     return parser
@@ -179,6 +182,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from farlabs_node.status import show_status
 
             return show_status(args.gateway_url)
+        if args.command == "dashboard":
+            from farlabs_node.dashboard import print_dashboard_link
+
+            return print_dashboard_link(args.server_url)
         if args.command == "prepare-model":
             from farlabs_node.models import resolve_model
 

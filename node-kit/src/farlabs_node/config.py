@@ -17,6 +17,7 @@ CONFIG_FILENAME = "config.json"
 NODE_KEY_FILENAME = "node.key"
 HIVEMIND_IDENTITY_FILENAME = "hivemind.id"
 GATEWAY_TOKEN_FILENAME = "gateway.token"
+NODE_TOKEN_FILENAME = "node.token"  # the running node's discovery token, for `far-node dashboard`
 
 
 def node_home() -> Path:
@@ -33,6 +34,16 @@ def bootstrap_peers_from_env() -> list[str]:
     """Multiaddrs from ``FAR_MESH_DHT_BOOTSTRAP`` (comma or whitespace separated)."""
     raw = os.environ.get("FAR_MESH_DHT_BOOTSTRAP", "")
     return [p for p in raw.replace(",", " ").split() if p]
+
+
+def write_secret(path: Path, text: str) -> None:
+    """Write a secret file readable by this user only (0600, in a 0700 directory), replacing it atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
 
 
 @dataclass
@@ -62,13 +73,6 @@ class NodeConfig:
 
     def save(self, home: Path | None = None) -> Path:
         """Write the config file atomically (mode 0600: it names the wallet and holds its authorization)."""
-        home = home or node_home()
-        home.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path = home / CONFIG_FILENAME
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(asdict(self), f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
+        path = (home or node_home()) / CONFIG_FILENAME
+        write_secret(path, json.dumps(asdict(self), indent=2) + "\n")
         return path

@@ -14,7 +14,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from farlabs_node.config import GATEWAY_TOKEN_FILENAME, HEARTBEAT_INTERVAL_S, node_home
+from farlabs_node.config import (
+    GATEWAY_TOKEN_FILENAME,
+    HEARTBEAT_INTERVAL_S,
+    NODE_TOKEN_FILENAME,
+    node_home,
+    write_secret,
+)
 
 logger = logging.getLogger("farlabs_node")
 READY_LINE = "✓ Far Node Server is ready and earning $FAR!"
@@ -79,13 +85,19 @@ def _standalone_gateway_token(explicit: str | None) -> str:
     path = node_home() / GATEWAY_TOKEN_FILENAME
     if path.exists():
         return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     token = "gw_" + secrets.token_urlsafe(24)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(token + "\n")
+    write_secret(path, token + "\n")
     print(f"Gateway token (no server configured) saved in {path}", flush=True)
     return token
+
+
+def _keep_node_token(token: str | None) -> None:
+    """Keep the discovery token in the node home while registered (`far-node dashboard` signs in with it)."""
+    path = node_home() / NODE_TOKEN_FILENAME
+    if token:
+        write_secret(path, token + "\n")
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _load_engine(opts: RunOptions, model: Any, route_id: str | None) -> Any:
@@ -252,6 +264,7 @@ async def _serve(opts: RunOptions) -> None:
                 ServingInfo(model.model_id, peer_id, start_block, end_block, total_blocks, opts.mode, gateway_url, opts.region),
                 stats,
                 on_gateway_token=auth.set,
+                on_node_token=_keep_node_token,
                 emit=lambda line: print(line, flush=True),
             )
             agent.heartbeat_interval_s = opts.heartbeat_interval_s

@@ -158,7 +158,9 @@ class ProviderPayment(FarModel):
     amount_far: Decimal | None = None
     status: str | None = None
     network: str | None = None
+    chain_id: int | None = None
     tx_hash: str | None = None
+    tx_url: str | None = None  # the transaction on a public block explorer (none on a local chain)
     block_number: int | None = None
 
 

@@ -70,12 +70,19 @@ export function EarningsChart({ state }) {
   );
 }
 
+/** The transaction: a link to the chain's explorer when it has one (a local chain has none), else the hash. */
+function TxLink({ p }) {
+  if (!p.tx_hash) return p.status;
+  const short = <code title={p.tx_hash}>{p.tx_hash.slice(0, 10)}…</code>;
+  return p.tx_url ? <a href={p.tx_url} target="_blank" rel="noopener noreferrer">{short}</a> : short;
+}
+
 export function PaymentHistory({ state }) {
   return (
     <Card title="Payments" state={state} empty={(d) => !d.payments?.length}>
       {(d) => <table><thead><tr><th>Date</th><th>FAR</th><th>Tx</th></tr></thead><tbody>
         {d.payments.map((p, i) => <tr key={p.tx_hash ?? i}><td>{String(p.date).slice(0, 10)}</td><td>{String(p.amount_far)}</td>
-          <td>{p.tx_hash ? <code title={p.tx_hash}>{p.tx_hash.slice(0, 10)}…</code> : p.status}</td></tr>)}
+          <td><TxLink p={p} /></td></tr>)}
       </tbody></table>}
     </Card>
   );

@@ -69,6 +69,7 @@ class DiscoveryAgent:
         stats: Callable[[], NodeStats],
         *,
         on_gateway_token: Callable[[str | None], None] = lambda _token: None,
+        on_node_token: Callable[[str | None], None] = lambda _token: None,
         http: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
         emit: Callable[[str], None] = print,
@@ -78,6 +79,7 @@ class DiscoveryAgent:
         self.serving = serving
         self.stats = stats
         self.on_gateway_token = on_gateway_token
+        self.on_node_token = on_node_token  # persisted by `far-node run` so `far-node dashboard` can use it
         self.http = http or httpx.AsyncClient(timeout=15.0)
         self.clock = clock
         self.emit = emit
@@ -138,6 +140,7 @@ class DiscoveryAgent:
         self.node_id, self.node_token = data["node_id"], data["node_token"]
         self.heartbeat_interval_s = float(data.get("heartbeat_interval_s") or HEARTBEAT_INTERVAL_S)
         self.on_gateway_token(data.get("gateway_token"))
+        self.on_node_token(self.node_token)
         logger.info("registered with %s as node %s", self.server_url, self.node_id)
 
     async def heartbeat(self) -> dict[str, Any] | None:
@@ -182,6 +185,7 @@ class DiscoveryAgent:
         finally:
             self.node_token = None
             self.on_gateway_token(None)
+            self.on_node_token(None)
 
     def next_delay_s(self) -> float:
         """Seconds until the next attempt: the interval when healthy, exponential backoff after failures."""

@@ -16,6 +16,15 @@ from .chain import ChainError, PayoutChain
 
 # Known chains (the plan pays on BSC); any other chain id works the same.
 CHAIN_NAMES = {56: "BNB Smart Chain", 97: "BNB Smart Chain testnet", 1: "Ethereum", 11155111: "Sepolia", 31337: "anvil"}
+# Public block explorers, for transaction links in the provider API and dashboard (a local chain has none).
+EXPLORERS = {56: "https://bscscan.com", 97: "https://testnet.bscscan.com", 1: "https://etherscan.io",
+             11155111: "https://sepolia.etherscan.io"}
+
+
+def tx_url(chain_id: int | None, tx_hash: str | None) -> str | None:
+    """The explorer page of a transaction, when its chain has a public explorer."""
+    base = EXPLORERS.get(chain_id or 0)
+    return f"{base}/tx/{tx_hash}" if base and tx_hash else None
 
 
 def connect(

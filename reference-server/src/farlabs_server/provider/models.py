@@ -55,7 +55,9 @@ class Payment(BaseModel):
     amount_far: Decimal
     status: Literal["planned", "signed", "broadcast", "confirmed", "failed", "abandoned"]
     network: str
+    chain_id: int | None
     tx_hash: str | None
+    tx_url: str | None = Field(None, description="The transaction on a public block explorer (none for a local chain).")
     block_number: int | None
 
 

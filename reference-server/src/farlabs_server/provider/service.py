@@ -6,6 +6,7 @@ import datetime as dt
 
 import asyncpg
 
+from ..payouts.network import tx_url
 from .models import (
     DailyEarning,
     NodeEarning,
@@ -78,12 +79,13 @@ async def earnings(conn: asyncpg.Connection, wallet: str, *, now: dt.datetime, d
 async def payments(conn: asyncpg.Connection, wallet: str) -> ProviderPayments:
     rows = await conn.fetch(
         """SELECT b.id AS batch_id, coalesce(b.confirmed_at, b.created_at) AS date, r.amount_far, b.status,
-                  b.network, b.tx_hash, b.block_number
+                  b.network, b.chain_id, b.tx_hash, b.block_number
            FROM far_payment_recipients r JOIN far_payment_batches b ON b.id = r.batch_id
            WHERE r.wallet_address = $1 ORDER BY b.created_at DESC""",
         wallet.lower(),
     )
-    return ProviderPayments(wallet_address=wallet.lower(), payments=[Payment.model_validate(dict(r)) for r in rows])
+    payments = [Payment(**r, tx_url=tx_url(r["chain_id"], r["tx_hash"])) for r in rows]
+    return ProviderPayments(wallet_address=wallet.lower(), payments=payments)
 
 
 async def nodes(conn: asyncpg.Connection, wallet: str, *, now: dt.datetime, offline_after_s: int) -> ProviderNodes:
