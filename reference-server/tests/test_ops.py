@@ -27,6 +27,8 @@ def test_unknown_route_and_method_use_the_envelope(client: TestClient) -> None:
     not_allowed = client.put("/healthz")
     assert_error(not_allowed, 405, "invalid_request_error", "method_not_allowed")
     assert not_allowed.headers["allow"] == "GET, HEAD"  # RFC 9110: a 405 names the methods that work
+    # ...all of them, also where two endpoints share a path
+    assert client.put("/admin/keys").headers["allow"] == "GET, HEAD, POST"
 
 
 def test_oversize_body_gets_413(client: TestClient) -> None:
@@ -60,6 +62,9 @@ def test_openapi_describes_every_route(client: TestClient) -> None:
     register = spec["paths"]["/nodes/register"]["post"]
     assert register["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("RegisterRequest")
     assert "security" not in register and "security" in spec["paths"]["/nodes/active"]["get"]
+    # A body is required only where an empty one (read as {}) would be refused.
+    assert register["requestBody"]["required"] is True
+    assert spec["paths"]["/auth/token"]["post"]["requestBody"]["required"] is False
     schema = spec["components"]["schemas"]
     assert "wallet_address" in schema["RegisterRequest"]["properties"]
     assert "Error" in schema

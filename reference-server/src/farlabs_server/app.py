@@ -15,6 +15,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.routing import Match
 
 from .api import all_endpoints, dashboard
 from .api.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -42,15 +43,26 @@ async def _api_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    headers = dict(exc.headers or {})  # e.g. the `Allow` header a 405 must carry (RFC 9110)
+    headers = dict(exc.headers or {})
     if exc.status_code == 404:
         error: ApiError = NotFound(f"No route {request.method} {request.url.path}.", code="route_not_found")
     elif exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)  # RFC 9110: a 405 names every method the path takes
         error = InvalidRequestError(f"{request.method} is not allowed on {request.url.path}.",
                                     code="method_not_allowed", status=405, headers=headers)
     else:
         error = ApiError(str(exc.detail), status=exc.status_code, headers=headers)
     return _error_response(request, error)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves on this path (Starlette names only the first route's on its own)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
 
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
 from .._version import __version__
@@ -29,6 +29,15 @@ _ERROR_SCHEMA = {
     },
 }
 _PATH_PARAM = re.compile(r"{([a-zA-Z_]+)(?::[a-z]+)?}")
+
+
+def _body_required(model: type[BaseModel]) -> bool:
+    """The server reads an empty body as `{}` (routing.parse_body), so a body is optional when `{}` is valid."""
+    try:
+        model.model_validate({})
+    except ValidationError:
+        return True
+    return False
 
 
 def build_openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
@@ -59,7 +68,7 @@ def build_openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
             op["parameters"] = params
         if ep.request_model is not None:
             op["requestBody"] = {
-                "required": True,
+                "required": _body_required(ep.request_model),
                 "content": {"application/json": {"schema": refs[(ep.request_model, "validation")]}},
             }
         ok: dict[str, Any] = {"description": "OK"}
