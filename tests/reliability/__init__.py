@@ -1,0 +1,1 @@
+"""Reliability suite: fuzzing, security and fault-injection tests against a real server (issue 9)."""
