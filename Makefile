@@ -47,6 +47,8 @@ test: setup $(GGUF_VENV)/.stamp
 	FARLABS_GGUF_PYTHON=$(CURDIR)/$(GGUF_VENV)/bin/python $(NODE_VENV)/bin/pytest node-kit/tests || status=1; \
 	$(PYTEST) tests || status=1; \
 	npm test --workspaces --if-present || status=1; \
+	command -v chromium >/dev/null || command -v chromium-browser >/dev/null || [ -n "$$FARLABS_CHROMIUM" ] || \
+		echo "*** NOTE: no Chromium on this machine: the dashboard's browser test was SKIPPED (apt-get install chromium) ***"; \
 	exit $$status
 
 lint: setup

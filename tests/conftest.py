@@ -34,7 +34,9 @@ def mesh() -> Iterator[LocalMesh]:
         # The tiny model is the server's default here, so the plan's snippets (which name no model) run verbatim.
         server_env={"FARLABS_DATA_DIR": str(work / "server-data"), "FARLABS_HEARTBEAT_INTERVAL_S": "2",
                     "DEFAULT_MODEL_ID": TINY_MODEL_ID,
-                    "FARLABS_MIN_SWARM_NODES": "2", "FARLABS_PAYOUT_SCHEDULE_ENABLED": "false", "LOG_LEVEL": "WARNING"},
+                    "FARLABS_MIN_SWARM_NODES": "2", "FARLABS_PAYOUT_SCHEDULE_ENABLED": "false", "LOG_LEVEL": "WARNING",
+                    # the tiny model earns fractions of a FAR: a low minimum lets the dashboard test see a payment
+                    "FARLABS_PAYOUT_MINIMUM_FAR": "0.000001"},
         node_env={"FARLABS_CACHE_DIR": cache, "OMP_NUM_THREADS": "1"},
     )
     try:

@@ -141,3 +141,17 @@ def test_a_node_mints_its_owners_dashboard_link(client: TestClient, identity: No
     assert minted["dashboard_url"].endswith("/dashboard#token=" + minted["access_token"])
     assert client.get(f"/provider/{identity.wallet.address}/nodes",
                       headers=auth(minted["access_token"])).status_code == 200
+
+
+def test_amounts_are_sent_in_plain_notation() -> None:
+    """PostgreSQL's NUMERIC zero is Decimal('0E-18'); a provider must never read "0E-18 FAR"."""
+    from farlabs_server.api.routing import jsonable
+    from farlabs_server.provider.models import ProviderPayments
+
+    zero = ProviderPayments(wallet_address="0x" + "a" * 40, payments=[{
+        "batch_id": "00000000-0000-0000-0000-000000000001", "date": "2026-11-23T00:00:00Z", "amount_far": Decimal("0E-18"),
+        "status": "confirmed", "network": "local", "chain_id": 31337, "tx_hash": None, "block_number": None}])
+    assert jsonable(zero)["payments"][0] == {
+        "batch_id": "00000000-0000-0000-0000-000000000001", "date": "2026-11-23T00:00:00Z",
+        "amount_far": "0.000000000000000000", "status": "confirmed", "network": "local", "chain_id": 31337,
+        "tx_hash": None, "tx_url": None, "block_number": None}

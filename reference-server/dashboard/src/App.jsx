@@ -28,6 +28,9 @@ function Card({ title, state, empty, children }) {
   return <section className="card"><h2>{title}</h2>{body}</section>;
 }
 
+/** An exact FAR amount from the API ("0.500000000000000000") as people write it ("0.5"); no float rounding. */
+export const far = (s) => { const t = String(s); return t.includes('.') ? t.replace(/0+$/, '').replace(/\.$/, '') : t; };
+
 const ago = (t) => (t ? `${Math.max(0, Math.round(Date.now() / 1000 - Date.parse(t) / 1000))} s ago` : 'never');
 
 export function NodeStatus({ state }) {
@@ -61,9 +64,9 @@ export function EarningsChart({ state }) {
         const pts = d.daily.map((x) => Number(x.far));
         const max = Math.max(...pts, 1e-18); const w = 300; const h = 100; const bw = w / pts.length;
         return (<>
-          <p className="big">{String(d.paid_far)} paid · {String(d.unpaid_far)} unpaid FAR</p>
+          <p className="big">{far(d.paid_far)} paid · {far(d.unpaid_far)} unpaid FAR</p>
           <svg viewBox={`0 0 ${w} ${h}`} role="img" aria-label="FAR per day">
-            {pts.map((v, i) => <rect key={i} x={i * bw + 1} width={bw - 2} y={h - (v / max) * h} height={(v / max) * h}><title>{String(d.daily[i].date)}: {v} FAR</title></rect>)}
+            {pts.map((v, i) => <rect key={i} x={i * bw + 1} width={bw - 2} y={h - (v / max) * h} height={(v / max) * h}><title>{String(d.daily[i].date)}: {far(d.daily[i].far)} FAR</title></rect>)}
           </svg></>);
       }}
     </Card>
@@ -81,7 +84,7 @@ export function PaymentHistory({ state }) {
   return (
     <Card title="Payments" state={state} empty={(d) => !d.payments?.length}>
       {(d) => <table><thead><tr><th>Date</th><th>FAR</th><th>Tx</th></tr></thead><tbody>
-        {d.payments.map((p, i) => <tr key={p.tx_hash ?? i}><td>{String(p.date).slice(0, 10)}</td><td>{String(p.amount_far)}</td>
+        {d.payments.map((p, i) => <tr key={p.tx_hash ?? i}><td>{String(p.date).slice(0, 10)}</td><td>{far(p.amount_far)}</td>
           <td><TxLink p={p} /></td></tr>)}
       </tbody></table>}
     </Card>

@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import to_jsonable_python
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -74,9 +76,25 @@ class Endpoint:
             result = await self.handler(call)
             if isinstance(result, Response):
                 return result
-            return JSONResponse(result.model_dump(mode="json"), status_code=self.status_code)
+            return JSONResponse(jsonable(result), status_code=self.status_code)
 
         return Route(self.path, endpoint, methods=[self.method], include_in_schema=self.include_in_schema)
+
+
+def jsonable(model: BaseModel) -> Any:
+    """A response model as JSON data, amounts in plain notation: PostgreSQL's NUMERIC zero comes back as
+    Decimal('0E-18'), which pydantic would send as "0E-18"; here it is "0.000000000000000000"."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            return format(value, "f")
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        return value
+
+    return to_jsonable_python(plain(model.model_dump()))
 
 
 async def parse_body(request: Request, model: type[BaseModel]) -> BaseModel:

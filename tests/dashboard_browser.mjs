@@ -1,0 +1,126 @@
+// The provider dashboard in a real headless Chromium (Debian's, driven by playwright-core), against the real mesh
+// that tests/test_dashboard_browser.py prepared: a node online, a finished session, a confirmed payout.
+//
+// In:  FARLABS_BASE_URL, FARLABS_WALLET_KEY (the provider wallet's hex key: the page's "browser wallet" signs with
+//      it), FARLABS_DASHBOARD_LINK (what `far-node dashboard` printed), FARLABS_NODE_NAME, FARLABS_CHROMIUM,
+//      FARLABS_ARTIFACTS (screenshots go there).
+// Out: one JSON line of what the page showed; the Python test asserts on it. Any page error fails the run.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { privateKeyToAccount } from 'viem/accounts';
+
+const env = (name) => { const v = process.env[name]; if (!v) throw new Error(`${name} is not set`); return v; };
+const base = env('FARLABS_BASE_URL');
+const account = privateKeyToAccount(`0x${env('FARLABS_WALLET_KEY').replace(/^0x/, '')}`);
+const wallet = account.address.toLowerCase();
+const nodeName = env('FARLABS_NODE_NAME');
+const artifacts = env('FARLABS_ARTIFACTS');
+mkdirSync(artifacts, { recursive: true });
+const seen = { wallet, pageErrors: [], offLoopback: [] };
+
+// The flags the machine notes prescribe: no background traffic, which this closed network would refuse anyway.
+const browser = await chromium.launch({
+  executablePath: env('FARLABS_CHROMIUM'),
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync'],
+});
+
+async function openPage(viewport) {
+  const context = await browser.newContext({ viewport, isMobile: viewport.width < 500, hasTouch: viewport.width < 500 });
+  const page = await context.newPage();
+  page.on('pageerror', (e) => seen.pageErrors.push(String(e)));
+  // Nothing but the server: a request elsewhere (a CDN, fonts, analytics) is a defect, recorded and refused.
+  await context.route('**/*', (route) => {
+    const { hostname } = new URL(route.request().url());
+    if (hostname === '127.0.0.1' || hostname === 'localhost') return route.continue();
+    seen.offLoopback.push(route.request().url());
+    return route.abort();
+  });
+  return page;
+}
+
+// How far anything sticks out sideways: past the screen, or past its card (long unbroken model output).
+const overflowPx = (page) => page.evaluate(() => Math.max(
+  document.documentElement.scrollWidth - window.innerWidth,
+  ...[...document.querySelectorAll('header > *, .card')].map((e) => e.getBoundingClientRect().right - window.innerWidth),
+  ...[...document.querySelectorAll('.card')].map((c) => c.scrollWidth - c.clientWidth)));
+const text = (page, selector) => page.locator(selector).first().innerText();
+const amounts = async (page) => {
+  const [, paid, unpaid] = /([\d.]+) paid · ([\d.]+) unpaid/.exec(await text(page, '.big'));
+  return { paid, unpaid };
+};
+
+try {
+  // --- desktop: sign in with the "browser wallet" (EIP-191 personal_sign) -------------------------------------
+  const page = await openPage({ width: 1280, height: 900 });
+  await page.exposeFunction('__farSign', (message) => account.signMessage({ message }));
+  await page.addInitScript((address) => {
+    window.ethereum = {
+      async request({ method, params }) {
+        if (method === 'eth_requestAccounts') return [address];
+        if (method === 'personal_sign') return window.__farSign(params[0]);
+        throw new Error(`unsupported wallet method ${method}`);
+      },
+    };
+  }, account.address);
+  await page.goto(`${base}/dashboard`);
+  await page.screenshot({ path: join(artifacts, 'dashboard-signin.png') });
+  await page.getByRole('button', { name: 'Sign in with wallet' }).click();
+  await page.locator('header code', { hasText: wallet }).waitFor({ timeout: 15000 });
+  seen.signedInAs = await text(page, 'header code');
+
+  const node = page.locator('li.node', { hasText: nodeName });
+  await node.locator('.dot.on').waitFor({ timeout: 15000 });
+  seen.nodeLine = await node.innerText();
+  seen.hardware = await text(page, 'section:has(h2:text("Hardware")) li');
+  await page.locator('.big').waitFor({ timeout: 15000 });
+  seen.before = await amounts(page);
+  seen.earningBars = await page.locator('svg[aria-label="FAR per day"] rect').count();
+  const tx = page.locator('section:has(h2:text("Payments")) tbody tr code[title^="0x"]').first();
+  await tx.waitFor({ timeout: 15000 });
+  seen.paymentTx = await tx.getAttribute('title');
+  seen.paymentRow = await page.locator('section:has(h2:text("Payments")) tbody tr').first().innerText();
+
+  // --- the playground streams through useFarMesh; count the distinct lengths the answer passes through ------
+  await page.evaluate(() => {
+    window.__lengths = new Set();
+    new MutationObserver(() => {
+      const p = document.querySelector('.playground p.assistant');
+      if (p) window.__lengths.add(p.textContent.length);
+    }).observe(document.body, { subtree: true, childList: true, characterData: true });
+  });
+  await page.getByPlaceholder('Ask the mesh…').fill('Say something about the sea.');
+  await page.getByRole('button', { name: 'Send' }).click();
+  await page.getByRole('button', { name: 'Stop' }).waitFor({ timeout: 15000 });
+  await page.getByRole('button', { name: 'Send' }).waitFor({ timeout: 60000 });
+  seen.answer = await text(page, '.playground p.assistant');
+  seen.streamedLengths = await page.evaluate(() => window.__lengths.size);
+  seen.playgroundError = await page.locator('.playground .error').count();
+
+  // --- live update: the answer just credited this wallet's node; the page shows it without a reload ---------
+  await page.waitForFunction((before) => {
+    const m = /([\d.]+) paid · ([\d.]+) unpaid/.exec(document.querySelector('.big')?.textContent ?? '');
+    return m && m[2] !== before;
+  }, seen.before.unpaid, { timeout: 20000 });
+  seen.after = await amounts(page);
+  seen.desktopOverflowPx = await overflowPx(page);
+  await page.screenshot({ path: join(artifacts, 'dashboard-desktop.png'), fullPage: true });
+
+  // --- phone: the link `far-node dashboard` printed signs in without a wallet -------------------------------
+  const phone = await openPage({ width: 390, height: 844 });
+  await phone.goto(env('FARLABS_DASHBOARD_LINK'));
+  await phone.locator('header code', { hasText: wallet }).waitFor({ timeout: 15000 });
+  await phone.locator('li.node', { hasText: nodeName }).locator('.dot.on').waitFor({ timeout: 15000 });
+  seen.phoneUrl = phone.url(); // the token must have left the address bar
+  seen.phoneOverflowPx = await overflowPx(phone);
+  await phone.screenshot({ path: join(artifacts, 'dashboard-phone.png'), fullPage: true });
+
+  // --- signing out forgets the token ---------------------------------------------------------------------------
+  await phone.getByRole('button', { name: 'Sign out' }).click();
+  await phone.getByRole('button', { name: 'Sign in with wallet' }).waitFor({ timeout: 5000 });
+  seen.signedOut = true;
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(seen));
