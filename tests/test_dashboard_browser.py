@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import NODE_BIN, ROOT, db_fetch, wait_for_final_session
+from conftest import ROOT, db_fetch, wait_for_final_session
 from farlabs_server.localmesh import LocalMesh
 
 CHROMIUM = os.environ.get("FARLABS_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
@@ -29,15 +29,8 @@ ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
 
 
 
-def far_node(mesh: LocalMesh, node: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "FARLABS_NODE_HOME": str(mesh.work_dir / f"home-{node}")}
-    return subprocess.run([str(NODE_BIN), *args], env=env, capture_output=True, text=True, timeout=60)
-
-
 def test_far_node_dashboard_prints_a_sign_in_link_for_its_wallet_only(mesh: LocalMesh, covered: Any) -> None:
-    printed = far_node(mesh, "node-a", "dashboard")
-    assert printed.returncode == 0, printed.stdout + printed.stderr
-    link = printed.stdout.strip().splitlines()[-1]
+    link = mesh.dashboard_link("node-a")
     assert link.startswith(f"{mesh.url}/dashboard#token=")
     token = link.split("#token=", 1)[1]
     wallet = wallet_of(mesh, "node-a")
@@ -63,7 +56,7 @@ def test_dashboard_in_chromium(mesh: LocalMesh, api_key: str, admin_headers: dic
                       batch["id"], wallet)
     assert paid["amount_far"] > 0
 
-    link = far_node(mesh, "node-a", "dashboard").stdout.strip().splitlines()[-1]
+    link = mesh.dashboard_link("node-a")
     env = {**os.environ, "FARLABS_BASE_URL": mesh.url, "FARLABS_WALLET_KEY": key_of(mesh, "node-a"),
            "FARLABS_DASHBOARD_LINK": link, "FARLABS_NODE_NAME": "node-a", "FARLABS_CHROMIUM": str(CHROMIUM),
            "FARLABS_ARTIFACTS": str(ARTIFACTS)}
@@ -92,7 +85,7 @@ def test_dashboard_in_chromium(mesh: LocalMesh, api_key: str, admin_headers: dic
 
 
 def key_of(mesh: LocalMesh, node: str) -> str:
-    return (mesh.work_dir / f"home-{node}" / "wallet.key").read_text().strip()
+    return (mesh.node_home(node) / "wallet.key").read_text().strip()
 
 
 def wallet_of(mesh: LocalMesh, node: str) -> str:

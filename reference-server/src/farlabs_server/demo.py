@@ -67,6 +67,19 @@ def stream_answer(base_url: str, api_key: str) -> None:
                 event = "message"
 
 
+def print_dashboard(mesh: LocalMesh, node: str) -> None:
+    try:
+        link = mesh.dashboard_link(node)
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        link = f"(could not make a sign-in link: {exc})"
+    print(f"""
+ Provider dashboard: {mesh.url}/dashboard
+   Sign in as {node}'s wallet with this link (it expires; keep it private):
+   {link}
+   A new link any time: FARLABS_NODE_HOME={mesh.node_home(node)} {mesh.node_bin} dashboard
+   Or sign in with a browser wallet (EIP-191 personal_sign, e.g. MetaMask) that owns a node.""", flush=True)
+
+
 def print_usage(base_url: str, api_key: str) -> None:
     print(f"""
 ──────────────────────────────────────────────────────────────────────
@@ -129,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"(no node environment at {args.node_venv}: running the server alone)", flush=True)
         print_usage(mesh.url, api_key)
+        if node_bin.exists():
+            print_dashboard(mesh, "far-node-a")
         print(f"(logs in {mesh.work_dir}/)", flush=True)
         while not stop:
             time.sleep(0.5)

@@ -118,7 +118,7 @@ class LocalMesh:
     def start_node(self, spec: NodeSpec, *extra: str) -> Child:
         """`far-node setup` (a fresh wallet that authorizes the node key), then `far-node run`."""
         assert self.maddr is not None or spec.mode == "local", "start the bootstrap peer first"
-        home = self.work_dir / f"home-{spec.name}"
+        home = self.node_home(spec.name)
         home.mkdir(parents=True, exist_ok=True)
         wallet = Account.create()
         key_file = home / "wallet.key"
@@ -140,6 +140,21 @@ class LocalMesh:
     def wait_ready(self, nodes: list[Child], timeout_s: float = 600) -> None:
         for node in nodes:
             self.wait(node, lambda n=node: READY_LINE in n.log(), "ready", timeout_s)  # type: ignore[misc]
+
+    def node_home(self, name: str) -> Path:
+        return self.work_dir / f"home-{name}"
+
+    def far_node(self, name: str, *args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
+        """Run a `far-node` command as node `name` (its home, so its config, keys and running node's token)."""
+        env = {**os.environ, **self._node_env(self.node_home(name))}
+        return subprocess.run([str(self.node_bin), *args], env=env, capture_output=True, text=True, timeout=timeout_s)
+
+    def dashboard_link(self, name: str) -> str:
+        """The provider-dashboard sign-in link `far-node dashboard` prints for node `name`'s wallet."""
+        out = self.far_node(name, "dashboard")
+        if out.returncode != 0:
+            raise RuntimeError(f"far-node dashboard failed ({out.returncode}): {out.stdout}{out.stderr}")
+        return out.stdout.strip().splitlines()[-1]
 
     def _node_env(self, home: Path) -> dict[str, str]:
         return {"FARLABS_NODE_HOME": str(home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **self.node_env}
