@@ -1,4 +1,4 @@
-"""`farlabs-server`: serve, migrate, manage API keys, and run payouts."""
+"""`farlabs-server`: serve, migrate, manage API keys, run payouts, print the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -85,6 +85,25 @@ def _payouts(settings: Settings, args: argparse.Namespace) -> int:
                                        network=getattr(args, "network", None), minimum_far=minimum))
 
 
+def _openapi(settings: Settings, args: argparse.Namespace) -> int:
+    """The OpenAPI document (JSON), or the API reference rendered from it (`--markdown`); no database needed."""
+    import json
+    from pathlib import Path
+
+    from .api import all_endpoints
+    from .api.openapi import build_openapi
+    from .api.reference import render_markdown
+
+    spec = build_openapi(all_endpoints())
+    text = render_markdown(spec) if args.markdown else json.dumps(spec, indent=2) + "\n"
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"✓ wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="farlabs-server", description="Far Mesh reference server")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -118,6 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--minimum-far", help="override FARLABS_PAYOUT_MINIMUM_FAR for this run")
     payouts_sub.add_parser("status", help="recent batches and runs")
     payouts.set_defaults(func=_payouts)
+
+    openapi = sub.add_parser("openapi", help="print the OpenAPI document, or the API reference (--markdown)")
+    openapi.add_argument("--markdown", action="store_true", help="render docs/api-reference.md instead of JSON")
+    openapi.add_argument("--output", help="write to this file instead of stdout")
+    openapi.set_defaults(func=_openapi)
     return parser
 
 

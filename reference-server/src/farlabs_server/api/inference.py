@@ -14,9 +14,17 @@ from starlette.types import Receive, Scope, Send
 
 from ..coordinator.engine import Coordinator, Generation, TokenEvent
 from ..coordinator.metering import display
-from ..coordinator.models import ChatCompletionRequest, GenerateRequest, GenerateResult, ModelCard, ModelList
+from ..coordinator.models import (
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    GenerateRequest,
+    GenerateResult,
+    ModelCard,
+    ModelList,
+    StreamToken,
+)
 from ..errors import ApiError, InvalidRequestError
-from .routing import Call, Endpoint
+from .routing import Call, Endpoint, SseEvent
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -231,11 +239,27 @@ async def list_models(call: Call) -> ModelList:
     return ModelList(data=sorted(cards.values(), key=lambda c: c.id))
 
 
+_ERROR_EVENT = SseEvent("error", "A failure after the stream started (the error envelope; `stream_interrupted` "
+                                  "adds `partial_text`). The stream ends after it.")
+NATIVE_EVENTS = (
+    SseEvent(None, "One per generated token.", StreamToken),
+    SseEvent("done", "The last event: the whole answer, its usage, cost and route.", GenerateResult),
+    _ERROR_EVENT,
+)
+OPENAI_EVENTS = (
+    SseEvent(None, "A chat.completion.chunk: the first carries the role, then one per token, then one with "
+                   "finish_reason (and, with stream_options.include_usage, one with usage and no choices).",
+             ChatCompletionChunk),
+    _ERROR_EVENT,
+    SseEvent(None, "`data: [DONE]`: the end of the stream (not JSON)."),
+)
+
 ENDPOINTS = [
     Endpoint("POST", "/mesh/inference/generate", generate, "Generate text over the mesh (SSE or JSON)", "inference",
-             request_model=GenerateRequest, response_model=GenerateResult, streams=True),
+             request_model=GenerateRequest, response_model=GenerateResult, streams=True, sse_events=NATIVE_EVENTS),
     Endpoint("POST", "/v1/chat/completions", chat_completions, "OpenAI-compatible chat completions", "openai",
-             request_model=ChatCompletionRequest, streams=True),
+             request_model=ChatCompletionRequest, streams=True, sse_events=OPENAI_EVENTS,
+             response_media="application/json"),
     Endpoint("GET", "/v1/models", list_models, "Models served by the mesh (OpenAI-compatible)", "openai",
              auth="public", response_model=ModelList),
 ]

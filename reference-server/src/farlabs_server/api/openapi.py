@@ -40,10 +40,27 @@ def _body_required(model: type[BaseModel]) -> bool:
     return False
 
 
+def _event_stream(ep: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
+    """`text/event-stream` content; `x-sse-events` names each event and the schema of its `data:` JSON."""
+    events = []
+    for e in ep.sse_events:
+        event: dict[str, Any] = {"event": e.event or "message", "description": e.description}
+        if e.model is not None:
+            event["schema"] = refs[(e.model, "serialization")]
+        elif e.event == "error":
+            event["schema"] = {"$ref": "#/components/schemas/Error"}
+        events.append(event)
+    content: dict[str, Any] = {"schema": {"type": "string"}}
+    if events:
+        content["x-sse-events"] = events
+    return content
+
+
 def build_openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
     models: set[type[BaseModel]] = set()
     for ep in endpoints:
         models.update(m for m in (ep.request_model, ep.response_model) if m is not None)
+        models.update(e.model for e in ep.sse_events if e.model is not None)
     modes: tuple[Literal["validation", "serialization"], ...] = ("validation", "serialization")
     keyed = [(m, mode) for m in sorted(models, key=lambda m: m.__name__) for mode in modes]
     refs, defs = models_json_schema(keyed, ref_template="#/components/schemas/{model}")
@@ -74,12 +91,16 @@ def build_openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
         ok: dict[str, Any] = {"description": "OK"}
         if ep.response_model is not None:
             ok["content"] = {"application/json": {"schema": refs[(ep.response_model, "serialization")]}}
+        elif ep.response_media is not None:
+            kind = "object" if ep.response_media == "application/json" else "string"
+            ok["content"] = {ep.response_media: {"schema": {"type": kind}}}
         if ep.streams:
-            ok.setdefault("content", {})["text/event-stream"] = {"schema": {"type": "string"}}
+            ok.setdefault("content", {})["text/event-stream"] = _event_stream(ep, refs)
         error = {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
         op["responses"] = {str(ep.status_code): ok, "4XX": error, "5XX": error}
         if ep.auth != "public":
             op["security"] = [{"bearer": []}]
+        op["x-farlabs-auth"] = ep.auth
         paths.setdefault(path, {})[ep.method.lower()] = op
 
     return {

@@ -80,7 +80,8 @@ Errors always use the envelope <code>{{"error": {{"type", "code", "message", "re
 ENDPOINTS = [
     Endpoint("GET", "/healthz", healthz, "Liveness", "ops", auth="public", response_model=Health),
     Endpoint("GET", "/readyz", readyz, "Readiness (database reachable)", "ops", auth="public", response_model=Health),
-    Endpoint("GET", "/metrics", metrics, "Prometheus metrics", "ops", auth="public"),
-    Endpoint("GET", "/openapi.json", openapi, "This API's OpenAPI document", "ops", auth="public"),
-    Endpoint("GET", "/docs", docs, "Human-readable API docs", "ops", auth="public"),
+    Endpoint("GET", "/metrics", metrics, "Prometheus metrics", "ops", auth="public", response_media="text/plain"),
+    Endpoint("GET", "/openapi.json", openapi, "This API's OpenAPI document", "ops", auth="public",
+             response_media="application/json"),
+    Endpoint("GET", "/docs", docs, "Human-readable API docs", "ops", auth="public", response_media="text/html"),
 ]

@@ -46,6 +46,15 @@ class Call:
 Handler = Callable[[Call], Awaitable[BaseModel | Response]]
 
 
+@dataclass(frozen=True)
+class SseEvent:
+    """One kind of event a streaming endpoint sends, for the docs: `event` is None for plain `data:` lines."""
+
+    event: str | None
+    description: str
+    model: type[BaseModel] | None = None  # the JSON in its `data:` line; None = the error envelope or a sentinel
+
+
 @dataclass
 class Endpoint:
     method: str
@@ -58,6 +67,8 @@ class Endpoint:
     response_model: type[BaseModel] | None = None
     status_code: int = 200
     streams: bool = False  # may answer text/event-stream
+    sse_events: tuple[SseEvent, ...] = ()  # what such a stream carries, in order, for the docs
+    response_media: str | None = None  # the media type of a success body that has no response_model
     query: dict[str, str] = field(default_factory=dict)  # name -> description, for the docs
     include_in_schema: bool = True
 

@@ -87,6 +87,15 @@ class RouteHop(BaseModel):
     end_block: int
 
 
+class StreamToken(BaseModel):
+    """One `data:` event per generated token of a native stream."""
+
+    token: str = Field(description="The text of this token.")
+    request_id: str
+    tokens_generated: int = Field(description="Tokens generated so far, this one included.")
+    cost_far: str = Field(description="Cost so far in FAR, a decimal string (cumulative).")
+
+
 class GenerateResult(BaseModel):
     """The final event of a stream, and the whole answer when `stream` is false."""
 
@@ -123,6 +132,30 @@ class ChatCompletionRequest(Sampling):
     stream: bool = False
     stream_options: StreamOptions | None = None
     user: str | None = Field(None, max_length=200)
+
+
+class ChunkDelta(BaseModel):
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+
+
+class ChunkChoice(BaseModel):
+    index: int
+    delta: ChunkDelta
+    logprobs: None = None
+    finish_reason: Literal["stop", "length"] | None
+    stop_reason: None = None
+
+
+class ChatCompletionChunk(BaseModel):
+    """One `data:` event of an OpenAI-compatible stream (vLLM's shape)."""
+
+    id: str
+    object: Literal["chat.completion.chunk"]
+    created: int
+    model: str
+    choices: list[ChunkChoice] = Field(description="Empty in the usage chunk.")
+    usage: Usage | None = Field(None, description="Only with stream_options.include_usage: null, then set in the last chunk.")
 
 
 class ModelCard(BaseModel):
