@@ -8,7 +8,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { privateKeyToAccount } from 'viem/accounts';
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 
 const env = (name) => { const v = process.env[name]; if (!v) throw new Error(`${name} is not set`); return v; };
 const base = env('FARLABS_BASE_URL');
@@ -18,6 +18,7 @@ const nodeName = env('FARLABS_NODE_NAME');
 const artifacts = env('FARLABS_ARTIFACTS');
 mkdirSync(artifacts, { recursive: true });
 const seen = { wallet, pageErrors: [], offLoopback: [] };
+const pages = []; // every page opened, for screenshots when a step fails
 
 // The flags the machine notes prescribe: no background traffic, which this closed network would refuse anyway.
 const browser = await chromium.launch({
@@ -29,6 +30,7 @@ const browser = await chromium.launch({
 async function openPage(viewport) {
   const context = await browser.newContext({ viewport, isMobile: viewport.width < 500, hasTouch: viewport.width < 500 });
   const page = await context.newPage();
+  pages.push(page);
   page.on('pageerror', (e) => seen.pageErrors.push(String(e)));
   // Nothing but the server: a request elsewhere (a CDN, fonts, analytics) is a defect, recorded and refused.
   await context.route('**/*', (route) => {
@@ -45,16 +47,10 @@ const overflowPx = (page) => page.evaluate(() => Math.max(
   document.documentElement.scrollWidth - window.innerWidth,
   ...[...document.querySelectorAll('header > *, .card')].map((e) => e.getBoundingClientRect().right - window.innerWidth),
   ...[...document.querySelectorAll('.card')].map((c) => c.scrollWidth - c.clientWidth)));
-const text = (page, selector) => page.locator(selector).first().innerText();
-const amounts = async (page) => {
-  const [, paid, unpaid] = /([\d.]+) paid · ([\d.]+) unpaid/.exec(await text(page, '.big'));
-  return { paid, unpaid };
-};
-
-try {
-  // --- desktop: sign in with the "browser wallet" (EIP-191 personal_sign) -------------------------------------
+// A page whose "browser wallet" (window.ethereum) signs with `signer`, signed in through the page's own button.
+async function walletPage(signer, screenshot) {
   const page = await openPage({ width: 1280, height: 900 });
-  await page.exposeFunction('__farSign', (message) => account.signMessage({ message }));
+  await page.exposeFunction('__farSign', (message) => signer.signMessage({ message }));
   await page.addInitScript((address) => {
     window.ethereum = {
       async request({ method, params }) {
@@ -63,11 +59,23 @@ try {
         throw new Error(`unsupported wallet method ${method}`);
       },
     };
-  }, account.address);
+  }, signer.address);
   await page.goto(`${base}/dashboard`);
-  await page.screenshot({ path: join(artifacts, 'dashboard-signin.png') });
+  if (screenshot) await page.screenshot({ path: join(artifacts, screenshot) });
   await page.getByRole('button', { name: 'Sign in with wallet' }).click();
-  await page.locator('header code', { hasText: wallet }).waitFor({ timeout: 15000 });
+  await page.locator('header code', { hasText: signer.address.toLowerCase() }).waitFor({ timeout: 15000 });
+  return page;
+}
+
+const text = (page, selector) => page.locator(selector).first().innerText();
+const amounts = async (page) => {
+  const [, paid, unpaid] = /([\d.]+) paid · ([\d.]+) unpaid/.exec(await text(page, '.big'));
+  return { paid, unpaid };
+};
+
+try {
+  // --- desktop: sign in with the "browser wallet" (EIP-191 personal_sign) -------------------------------------
+  const page = await walletPage(account, 'dashboard-signin.png');
   seen.signedInAs = await text(page, 'header code');
 
   const node = page.locator('li.node', { hasText: nodeName });
@@ -116,10 +124,29 @@ try {
   seen.phoneOverflowPx = await overflowPx(phone);
   await phone.screenshot({ path: join(artifacts, 'dashboard-phone.png'), fullPage: true });
 
+  // --- a wallet with no nodes yet sees empty states; a bad token sees errors, not a blank page ---------------
+  const newcomer = await walletPage(privateKeyToAccount(generatePrivateKey()));
+  await newcomer.locator('section:has(h2:text("Nodes")) .muted', { hasText: 'Nothing yet.' }).waitFor({ timeout: 15000 });
+  seen.emptyCards = await newcomer.locator('.card .muted', { hasText: 'Nothing yet.' }).count();
+  // a link that is no token at all, and one whose signature was tampered with (the server says 401)
+  const link = env('FARLABS_DASHBOARD_LINK');
+  seen.signInErrors = [];
+  for (const bad of [`${base}/dashboard#token=not-a-token`, link.slice(0, -4) + (link.endsWith('AAAA') ? 'BBBB' : 'AAAA')]) {
+    const broken = await openPage({ width: 1280, height: 900 });
+    await broken.goto(bad);
+    await broken.locator('.signin .error').waitFor({ timeout: 15000 });
+    seen.signInErrors.push(await text(broken, '.signin .error'));
+  }
+
   // --- signing out forgets the token ---------------------------------------------------------------------------
   await phone.getByRole('button', { name: 'Sign out' }).click();
   await phone.getByRole('button', { name: 'Sign in with wallet' }).waitFor({ timeout: 5000 });
   seen.signedOut = true;
+} catch (error) {
+  // What each page showed when the step failed, for whoever reads the test's artifacts.
+  for (const [i, p] of pages.entries()) await p.screenshot({ path: join(artifacts, `failure-${i}.png`) }).catch(() => {});
+  console.error(JSON.stringify(seen));
+  throw error;
 } finally {
   await browser.close();
 }

@@ -79,6 +79,9 @@ def test_dashboard_in_chromium(mesh: LocalMesh, api_key: str, admin_headers: dic
     assert Decimal(seen["after"]["unpaid"]) > Decimal(seen["before"]["unpaid"])  # live, without a reload
     assert seen["desktopOverflowPx"] <= 0
     assert "#token=" not in seen["phoneUrl"] and seen["phoneOverflowPx"] <= 0  # readable on a phone
+    assert seen["emptyCards"] == 4  # nodes, hardware, earnings, payments: "Nothing yet.", not a blank page
+    not_a_token, tampered = seen["signInErrors"]  # back at sign-in, told why: no blank page, no stale data
+    assert "not valid" in not_a_token and "far-node dashboard" in not_a_token and "expired or is not valid" in tampered
     assert seen["signedOut"]
     for shot in ("dashboard-signin.png", "dashboard-desktop.png", "dashboard-phone.png"):
         assert (ARTIFACTS / shot).stat().st_size > 5000

@@ -1,21 +1,25 @@
-import { useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useState } from 'react';
 import { FarMesh } from '@farlabs/sdk';
 import { FarMeshProvider, useFarMesh } from '@farlabs/sdk/react';
 import { clearToken, takeToken, walletOf, walletSignIn } from './token.js';
 
 const POLL_MS = 5000;
 
-/** Poll a loader every ~5 s; keeps the last good data while a later poll fails. */
-function usePoll(load) {
+/** Poll a loader every ~5 s; keeps the last good data while a later poll fails. A 401 (the sign-in expired or
+ * was never valid) goes to `onUnauthorized` instead: no card can recover from it. */
+function usePoll(load, onUnauthorized) {
   const [state, setState] = useState({ data: null, error: null });
   useEffect(() => {
     let live = true;
-    const tick = () => load().then((data) => live && setState({ data, error: null }),
-      (error) => live && setState((s) => ({ data: s.data, error })));
+    const tick = () => load().then((data) => live && setState({ data, error: null }), (error) => {
+      if (!live) return;
+      if (error?.status === 401) onUnauthorized(error);
+      else setState((s) => ({ data: s.data, error }));
+    });
     tick();
     const id = setInterval(tick, POLL_MS);
     return () => { live = false; clearInterval(id); };
-  }, [load]);
+  }, [load, onUnauthorized]);
   return state;
 }
 
@@ -59,7 +63,8 @@ export function HardwareStats({ state }) {
 
 export function EarningsChart({ state }) {
   return (
-    <Card title="Earnings (FAR per day)" state={state} empty={(d) => !d.daily?.length}>
+    <Card title="Earnings (FAR per day)" state={state}
+      empty={(d) => !d.daily?.some((x) => Number(x.far) > 0) && Number(d.paid_far) === 0 && Number(d.unpaid_far) === 0}>
       {(d) => {
         const pts = d.daily.map((x) => Number(x.far));
         const max = Math.max(...pts, 1e-18); const w = 300; const h = 100; const bw = w / pts.length;
@@ -105,16 +110,16 @@ function Playground() {
   );
 }
 
-function Dashboard({ token, onSignOut }) {
-  const wallet = walletOf(token);
+function Dashboard({ token, wallet, onSignOut }) {
   const mesh = useMemo(() => new FarMesh({ apiKey: token, baseURL: window.location.origin }), [token]);
   const p = useMemo(() => mesh.provider(wallet), [mesh, wallet]);
-  const nodes = usePoll(useMemo(() => () => p.nodes(), [p]));
-  const earnings = usePoll(useMemo(() => () => p.earnings(), [p]));
-  const payments = usePoll(useMemo(() => () => p.payments(), [p]));
+  const expired = useCallback(() => onSignOut('Your sign-in has expired or is not valid here. Sign in again.'), [onSignOut]);
+  const nodes = usePoll(useMemo(() => () => p.nodes(), [p]), expired);
+  const earnings = usePoll(useMemo(() => () => p.earnings(), [p]), expired);
+  const payments = usePoll(useMemo(() => () => p.payments(), [p]), expired);
   return (
     <FarMeshProvider client={mesh}>
-      <header><h1>Far Mesh</h1><code>{wallet}</code><button onClick={onSignOut}>Sign out</button></header>
+      <header><h1>Far Mesh</h1><code>{wallet}</code><button onClick={() => onSignOut(null)}>Sign out</button></header>
       <main><NodeStatus state={nodes} /><HardwareStats state={nodes} /><EarningsChart state={earnings} />
         <PaymentHistory state={payments} /><Playground /></main>
     </FarMeshProvider>
@@ -124,7 +129,11 @@ function Dashboard({ token, onSignOut }) {
 export function App() {
   const [token, setToken] = useState(takeToken);
   const [err, setErr] = useState(null);
-  if (token) return <Dashboard token={token} onSignOut={() => { clearToken(); setToken(null); }} />;
+  const signOut = useCallback((reason) => { clearToken(); setToken(null); setErr(reason ? new Error(reason) : null); }, []);
+  const wallet = token && walletOf(token);
+  useEffect(() => { if (token && !wallet) signOut('That sign-in link is not valid. Run `far-node dashboard` for a new one.'); },
+    [token, wallet, signOut]);
+  if (token && wallet) return <Dashboard token={token} wallet={wallet} onSignOut={signOut} />;
   return (
     <main className="signin"><h1>Far Mesh provider dashboard</h1>
       <p>Open the link <code>far-node dashboard</code> prints, or sign in with a browser wallet.</p>
