@@ -115,3 +115,24 @@ def test_status_reports_the_config(tmp_path: Path) -> None:
     )
     assert GOOD_WALLET in result.stdout and "not running" in result.stdout
     assert result.returncode == 2
+
+
+def test_dashboard_says_what_is_missing(tmp_path: Path) -> None:
+    """`far-node dashboard` before setup, without a server, and while the node is not running: a clear line, exit 1.
+
+    The working link (a real node and server) is tested in tests/test_dashboard_browser.py.
+    """
+    env = {"FARLABS_NODE_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+
+    def dashboard(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "farlabs_node.cli", "dashboard", *args], capture_output=True,
+                              text=True, env=env, timeout=60)
+
+    assert dashboard().returncode == 1 and "Run `far-node setup`" in dashboard().stdout
+    _setup(tmp_path, "--non-interactive", "--wallet", GOOD_WALLET, "--public-ip", "127.0.0.1")
+    assert dashboard().returncode == 1 and "No server configured" in dashboard().stdout
+    not_running = dashboard("--server-url", "http://127.0.0.1:9")
+    assert not_running.returncode == 1 and "start `far-node run`" in not_running.stdout
+    (tmp_path / "node.token").write_text("fn_stale\n")
+    unreachable = dashboard("--server-url", "http://127.0.0.1:9")
+    assert unreachable.returncode == 2 and "Could not reach http://127.0.0.1:9" in unreachable.stdout
