@@ -85,6 +85,7 @@ try {
   await page.locator('.big').waitFor({ timeout: 15000 });
   seen.before = await amounts(page);
   seen.earningBars = await page.locator('svg[aria-label="FAR per day"] rect').count();
+  seen.earningsByNode = await text(page, '.by-node li');
   const tx = page.locator('section:has(h2:text("Payments")) tbody tr code[title^="0x"]').first();
   await tx.waitFor({ timeout: 15000 });
   seen.paymentTx = await tx.getAttribute('title');

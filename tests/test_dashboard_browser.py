@@ -71,7 +71,8 @@ def test_dashboard_in_chromium(mesh: LocalMesh, api_key: str, admin_headers: dic
     assert seen["signedInAs"] == wallet
     assert "online" in seen["nodeLine"] and "uptime" in seen["nodeLine"]
     assert "cores" in seen["hardware"] or "GB" in seen["hardware"]
-    assert seen["earningBars"] >= 1 and Decimal(seen["before"]["paid"]) == paid["amount_far"]
+    assert seen["earningBars"] == 30 and Decimal(seen["before"]["paid"]) == paid["amount_far"]  # 30 days, zeros too
+    assert seen["earningsByNode"].startswith("node-a ") and "tokens" in seen["earningsByNode"]
     assert seen["paymentTx"] == batch["tx_hash"] and batch["tx_hash"][:10] in seen["paymentRow"]
     assert seen["answer"].startswith("assistant:") and len(seen["answer"]) > len("assistant: ")
     assert seen["playgroundError"] == 0

@@ -72,7 +72,10 @@ export function EarningsChart({ state }) {
           <p className="big">{far(d.paid_far)} paid · {far(d.unpaid_far)} unpaid FAR</p>
           <svg viewBox={`0 0 ${w} ${h}`} role="img" aria-label="FAR per day">
             {pts.map((v, i) => <rect key={i} x={i * bw + 1} width={bw - 2} y={h - (v / max) * h} height={(v / max) * h}><title>{String(d.daily[i].date)}: {far(d.daily[i].far)} FAR</title></rect>)}
-          </svg></>);
+          </svg>
+          <p className="axis muted"><span>{String(d.daily[0].date)}</span><span>{String(d.daily[d.daily.length - 1].date)}</span></p>
+          <ul className="by-node">{d.by_node.map((n) => <li key={n.node_id}><b>{n.node_name}</b> {far(n.earned_far)} FAR
+            <span className="muted"> · {n.tokens} tokens · {far(n.unpaid_far)} unpaid</span></li>)}</ul></>);
       }}
     </Card>
   );
