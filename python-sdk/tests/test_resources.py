@@ -168,3 +168,14 @@ def test_get_is_retried(mock: respx.MockRouter, sleeps: list[float]) -> None:
     with FarMesh() as mesh:
         assert len(mesh.models.list()) == 1
     assert route.call_count == 2 and "idempotency-key" not in route.calls.last.request.headers
+
+
+def test_earnings_window(mock: respx.MockRouter) -> None:
+    route = mock.get(f"/provider/{WALLET}/earnings", params={"days": "7"}).mock(
+        return_value=httpx.Response(200, json={**EARNINGS, "days": 7}))
+    with FarMesh(api_key="fl_x") as mesh:
+        assert mesh.provider(WALLET).earnings(days=7).days == 7
+        for bad in (0, 367, True):
+            with pytest.raises(ValueError, match="days must be an integer"):
+                mesh.provider(WALLET).earnings(days=bad)
+    assert route.call_count == 1  # a bad window never reaches the server

@@ -24,6 +24,16 @@ export {
 export { ChatSession } from './chat-session.js';
 export type { ChatSessionOptions, ChatSessionState, ChatStatus, UIMessage } from './chat-session.js';
 export { Models } from './resources/models.js';
-export { Provider, type ProviderData } from './resources/provider.js';
+export {
+  Provider,
+  type NodeHardware,
+  type ProviderData,
+  type ProviderEarnings,
+  type ProviderNode,
+  type ProviderNodes,
+  type ProviderPayment,
+  type ProviderPayments,
+  type ProviderStats,
+} from './resources/provider.js';
 export type * from './types.js';
 export { VERSION } from './version.js';

@@ -22,6 +22,16 @@ describe('models and provider', () => {
     expect(calls[0]!.headers.get('authorization')).toBe('Bearer fl_k');
   });
 
+  it('asks for an earnings window and refuses a bad one before sending', async () => {
+    const { fetch, calls } = scriptedFetch(() => json(200, { wallet_address: wallet, days: 7, daily: [], by_node: [] }));
+    const provider = new FarMesh({ baseURL: 'http://h', apiKey: 'fl_k', fetch }).provider(wallet);
+    expect((await provider.earnings({ days: 7 })).days).toBe(7);
+    expect(calls[0]!.url).toBe(`http://h/provider/${wallet}/earnings?days=7`);
+    expect(() => provider.earnings({ days: 0 })).toThrow(RangeError);
+    expect(() => provider.earnings({ days: 1.5 })).toThrow(RangeError);
+    expect(calls).toHaveLength(1);
+  });
+
   it('maps provider errors', async () => {
     const { fetch } = scriptedFetch(
       () => envelope(403, 'permission_error', 'another wallet'),

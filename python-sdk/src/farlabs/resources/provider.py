@@ -29,6 +29,14 @@ def _spec(wallet: str, what: str) -> RequestSpec:
     return RequestSpec("GET", C.PROVIDER_PATH.format(wallet=quote(wallet), what=what))
 
 
+def _earnings(wallet: str, days: int | None) -> RequestSpec:
+    if days is None:
+        return _spec(wallet, "earnings")
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 366:
+        raise ValueError(f"days must be an integer from 1 to 366, got {days!r}")
+    return _spec(wallet, f"earnings?days={days}")
+
+
 def _parse(model: type[M], body: Any) -> M:
     return model.model_validate(body)
 
@@ -44,9 +52,9 @@ class Provider:
         """Totals: nodes, tokens served, FAR earned / paid / unpaid."""
         return _parse(ProviderStats, self._client.request_json(_spec(self.wallet, "stats")))
 
-    def earnings(self) -> ProviderEarnings:
-        """Earnings in FAR, with whatever breakdown the server sends."""
-        return _parse(ProviderEarnings, self._client.request_json(_spec(self.wallet, "earnings")))
+    def earnings(self, *, days: int | None = None) -> ProviderEarnings:
+        """FAR per day over the last `days` days (server default 30, at most 366) and per node."""
+        return _parse(ProviderEarnings, self._client.request_json(_earnings(self.wallet, days)))
 
     def payments(self) -> ProviderPayments:
         """Payouts made (or pending) to this wallet."""
@@ -69,9 +77,9 @@ class AsyncProvider:
         """Totals: nodes, tokens served, FAR earned / paid / unpaid."""
         return _parse(ProviderStats, await self._client.request_json(_spec(self.wallet, "stats")))
 
-    async def earnings(self) -> ProviderEarnings:
-        """Earnings in FAR, with whatever breakdown the server sends."""
-        body = await self._client.request_json(_spec(self.wallet, "earnings"))
+    async def earnings(self, *, days: int | None = None) -> ProviderEarnings:
+        """FAR per day over the last `days` days (server default 30, at most 366) and per node."""
+        body = await self._client.request_json(_earnings(self.wallet, days))
         return _parse(ProviderEarnings, body)
 
     async def payments(self) -> ProviderPayments:
