@@ -6,7 +6,6 @@ from what the server accepts. Handlers stay thin: they get a validated body and 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -18,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .. import untrusted_json
 from ..auth import Principal, authenticate_app, authenticate_node
 from ..context import ServerContext
 from ..errors import InvalidRequestError, PermissionDenied, ValidationFailed
@@ -40,7 +40,10 @@ class Call:
         return str(self.request.state.request_id)
 
     def path(self, name: str) -> str:
-        return str(self.request.path_params[name])
+        value = str(self.request.path_params[name])
+        if "\x00" in value:  # PostgreSQL text cannot hold it; no resource is named so
+            raise ValidationFailed(f"{name} must not contain the NUL character (U+0000).", param=name)
+        return value
 
 
 Handler = Callable[[Call], Awaitable[BaseModel | Response]]
@@ -117,11 +120,14 @@ async def parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
         )
     raw = await request.body()
     try:
-        data = json.loads(raw) if raw.strip() else {}  # an empty body is an empty object
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        data = untrusted_json.loads(raw) if raw.strip() else {}  # an empty body is an empty object
+    except ValueError as exc:  # malformed, not UTF-8, or nested too deep
         raise InvalidRequestError(f"The body is not valid JSON: {exc}.", code="invalid_json") from None
     if not isinstance(data, dict):
         raise InvalidRequestError("The body must be a JSON object.", code="invalid_json")
+    nul = untrusted_json.find_nul(data)
+    if nul is not None:
+        raise ValidationFailed(f"{nul}: strings must not contain the NUL character (U+0000).", param=nul)
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from .. import untrusted_json
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ async def parse_sse(lines: AsyncIterator[str]) -> AsyncIterator[GatewayEvent]:
     async for line in lines:
         if not line:
             if data:
-                payload = json.loads("\n".join(data))
+                payload = untrusted_json.loads("\n".join(data))
                 yield GatewayEvent("token" if event == "message" else event, payload)
             event, data = "message", list[str]()
         elif line.startswith(":"):
@@ -65,7 +66,7 @@ async def open_generation(
             if response.status_code != 200:
                 raw = await response.aread()
                 try:
-                    error = json.loads(raw).get("error", {})
+                    error = untrusted_json.loads(raw).get("error", {})
                 except (ValueError, AttributeError):
                     error = {}
                 raise GatewayFailure(f"gateway answered {response.status_code}", error=error, status=response.status_code)
