@@ -21,8 +21,11 @@ import anyio
 import asyncpg
 import httpx
 import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
 
 from farlabs_server.db.embedded import EmbeddedPostgres
+from farlabs_server.discovery.signatures import authorization_message, registration_message, sign_message
 
 BROWSER_ORIGIN = "http://localhost:5173"  # the origin the server is configured to allow (the browser SDK's app)
 
@@ -110,14 +113,80 @@ def sql(server: RunningServer) -> Callable[..., list[asyncpg.Record]]:
     return run
 
 
+# Columns that change on reads (a key's last use) are left out of the fingerprint.
+_VOLATILE = {"far_api_keys": "id, account_id, name, key_prefix, key_hash, role, rate_limit_rpm, created_at, revoked_at"}
+
+
 @pytest.fixture(scope="session")
-def row_counts(sql: Callable[..., list[asyncpg.Record]]) -> Callable[[], dict[str, int]]:
-    """Rows in every table of the server's schema, to prove a refused request wrote nothing."""
+def db_snapshot(sql: Callable[..., list[asyncpg.Record]]) -> Callable[[], dict[str, tuple[int, str]]]:
+    """(rows, digest of their content) for every table of the server's schema, to prove a refused request
+    wrote nothing: no insert, no update, no delete."""
 
-    def counts() -> dict[str, int]:
+    def snapshot() -> dict[str, tuple[int, str]]:
         tables = [r["tablename"] for r in sql("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
-        assert tables, "the server's schema has no tables"
-        union = " UNION ALL ".join(f"SELECT '{t}' AS t, count(*) AS n FROM \"{t}\"" for t in tables)
-        return {r["t"]: r["n"] for r in sql(union)}
+        assert len(tables) >= 10, tables
+        union = " UNION ALL ".join(
+            f"SELECT '{t}' AS t, count(*) AS n, md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) AS d "
+            f"FROM (SELECT {_VOLATILE.get(t, '*')} FROM \"{t}\") x"
+            for t in tables
+        )
+        return {r["t"]: (r["n"], r["d"]) for r in sql(union)}
 
-    return counts
+    return snapshot
+
+
+# ---------------------------------------------------------------- credentials of every kind, made the real way
+
+
+def registration_body(wallet: LocalAccount, node: LocalAccount, **overrides: object) -> dict[str, object]:
+    """A signed node registration, as far-node makes it (the wallet authorizes the node key)."""
+    body: dict[str, object] = {
+        "wallet_address": wallet.address, "node_address": node.address, "node_name": "fuzz-node",
+        "peer_id": "12D3KooWFuzz", "model_id": "fuzz/model", "start_block": 0, "end_block": 2, "total_blocks": 2,
+        "mode": "local", "gateway_url": "http://127.0.0.1:9", "timestamp": int(time.time()),
+    }
+    body.update(overrides)
+    body["authorization"] = sign_message(wallet.key, authorization_message(wallet.address, node.address))
+    body["signature"] = sign_message(node.key, registration_message(
+        str(body["wallet_address"]), str(body["node_address"]), str(body["node_name"]),
+        body.get("peer_id"), int(body["timestamp"]),  # type: ignore[arg-type]
+    ))
+    return body
+
+
+@dataclass(frozen=True)
+class Credentials:
+    admin_key: str
+    app_key: str
+    revoked_key: str
+    provider_token: str  # a wallet's dashboard sign-in
+    provider_wallet: str
+    node_token: str
+    gateway_token: str
+    node_wallet: str
+
+
+@pytest.fixture(scope="session")
+def credentials(server: RunningServer) -> Credentials:
+    admin = {"Authorization": f"Bearer {server.admin_key}"}
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        app_key = client.post("/admin/keys", headers=admin, json={"name": "security-app"}).json()["key"]
+        revoked = client.post("/admin/keys", headers=admin, json={"name": "security-revoked"}).json()
+        assert client.delete(f"/admin/keys/{revoked['id']}", headers=admin).status_code == 200
+
+        provider = Account.create()
+        challenge = client.post("/auth/wallet/challenge", json={"wallet_address": provider.address}).json()
+        signed_in = client.post("/auth/wallet/verify", json={
+            "wallet_address": provider.address, "nonce": challenge["nonce"], "issued_at": challenge["issued_at"],
+            "signature": sign_message(provider.key, challenge["message"])})
+        assert signed_in.status_code == 200, signed_in.text
+
+        wallet, node = Account.create(), Account.create()
+        registered = client.post("/nodes/register", json=registration_body(wallet, node))
+        assert registered.status_code == 201, registered.text
+    return Credentials(
+        admin_key=server.admin_key, app_key=app_key, revoked_key=revoked["key"],
+        provider_token=signed_in.json()["access_token"], provider_wallet=provider.address.lower(),
+        node_token=registered.json()["node_token"], gateway_token=registered.json()["gateway_token"],
+        node_wallet=wallet.address.lower(),
+    )

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -29,6 +28,12 @@ from .payouts.scheduler import start_payouts
 from .settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+# What the browser SDK (ts-sdk/src/internal/http.ts) sends and reads; docs/server-configuration.md lists them.
+CORS_METHODS = ("GET", "POST", "DELETE")
+CORS_REQUEST_HEADERS = ("authorization", "content-type", "idempotency-key", "x-request-id", "x-farlabs-sdk")
+CORS_EXPOSED_HEADERS = ("x-request-id", "retry-after")
 
 
 def _error_response(request: Request, error: ApiError) -> JSONResponse:
@@ -125,17 +130,8 @@ def create_app(
             if database is None:
                 await db.close()
 
-    middleware = []
-    if settings.cors_origins:
-        middleware.append(Middleware(
-            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=["authorization", "content-type", "idempotency-key", "x-request-id"],
-            expose_headers=["x-request-id", "retry-after"], max_age=600,
-        ))
-
     app = Starlette(
         routes=[ep.route() for ep in endpoints] + dashboard.ROUTES,  # static files: not in the OpenAPI document
-        middleware=middleware,
         exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _unhandled},
         lifespan=lifespan,
     )
@@ -144,7 +140,13 @@ def create_app(
     app.state.registry = CollectorRegistry()
     app.state.openapi = build_openapi(endpoints)
     app.state.settings = settings
-    # Outermost first: the request id exists before anything can fail.
+    # Each add wraps the ones before: the request id exists before anything can fail, and CORS sits outside
+    # the body limit so a browser can read its 413 too.
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=list(CORS_METHODS),
+            allow_headers=list(CORS_REQUEST_HEADERS), expose_headers=list(CORS_EXPOSED_HEADERS), max_age=600,
+        )
     app.add_middleware(RequestContextMiddleware, registry=app.state.registry)
     return app
