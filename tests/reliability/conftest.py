@@ -1,7 +1,7 @@
 """One real server process per session for the fuzz and security tests: `farlabs-server serve` on a loopback
 port, over an embedded PostgreSQL this fixture owns (so tests can count rows behind the server's back).
 
-Fixtures only; no swarm (the inference endpoints answer from an empty registry).
+Fixtures, plus two small helpers the security tests share; no swarm (inference finds no node to serve).
 """
 
 from __future__ import annotations
@@ -133,6 +133,17 @@ def db_snapshot(sql: Callable[..., list[asyncpg.Record]]) -> Callable[[], dict[s
         return {r["t"]: (r["n"], r["d"]) for r in sql(union)}
 
     return snapshot
+
+
+def assert_envelope(response: httpx.Response, status: int, type_: str, code: str | None = None) -> None:
+    """The response is the error envelope with this status and type (and code), its id in X-Request-ID."""
+    assert response.status_code == status, (response.request.method, response.request.url, response.text)
+    assert response.headers["content-type"].startswith("application/json")
+    error = response.json()["error"]
+    assert error["type"] == type_ and error["message"], error
+    assert error["request_id"] == response.headers["x-request-id"]
+    if code is not None:
+        assert error["code"] == code, error
 
 
 # ---------------------------------------------------------------- credentials of every kind, made the real way
