@@ -86,6 +86,12 @@ async def find_active_key(conn: asyncpg.Connection, key: str) -> ApiKeyRecord | 
     return _record(row) if row else None
 
 
+async def find_active_key_by_id(conn: asyncpg.Connection, key_id: uuid.UUID) -> ApiKeyRecord | None:
+    """The key with this id unless it is revoked (a JWT minted from a key lives only as long as the key)."""
+    row = await conn.fetchrow(_SELECT + " WHERE k.id = $1 AND k.revoked_at IS NULL", key_id)
+    return _record(row) if row else None
+
+
 async def ensure_admin_key(conn: asyncpg.Connection, key: str) -> None:
     """Make sure this admin key exists (for FARLABS_ADMIN_KEY); idempotent across restarts and replicas."""
     async with conn.transaction():

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ..errors import AuthenticationError
 from .jwt import verify_jwt
-from .keys import find_active_key
+from .keys import find_active_key, find_active_key_by_id
 from .tokens import API_KEY_PREFIX, NODE_TOKEN_PREFIX, hash_secret
 
 if TYPE_CHECKING:
@@ -62,10 +62,17 @@ async def authenticate_app(ctx: ServerContext, authorization: str | None) -> Pri
         raise AuthenticationError("A node token cannot call this endpoint.", code="wrong_credential_kind")
     else:
         claims = verify_jwt(ctx.secret, token, now=ctx.clock().timestamp())
-        api_key_id = claims.get("key")
+        api_key_id = uuid.UUID(claims["key"]) if isinstance(claims.get("key"), str) else None
+        rate_limit_rpm = None
+        if api_key_id is not None:  # minted from an API key: good only while that key lives, and under its limit
+            async with ctx.db.pool.acquire() as conn:
+                key = await find_active_key_by_id(conn, api_key_id)
+            if key is None:
+                raise AuthenticationError("The API key this token was minted from is revoked.", code="revoked_key")
+            rate_limit_rpm = key.rate_limit_rpm
         principal = Principal(
-            subject=str(claims["sub"]), role=claims["scope"], wallet=claims.get("wallet"),
-            api_key_id=uuid.UUID(api_key_id) if isinstance(api_key_id, str) else None,
+            subject=str(claims["sub"]), role=claims["scope"], wallet=claims.get("wallet"), api_key_id=api_key_id,
+            rate_limit_rpm=rate_limit_rpm,
         )
     ctx.rate_limiter.check(principal.subject, principal.rate_limit_rpm or ctx.settings.rate_limit_rpm)
     return principal
