@@ -35,6 +35,13 @@ def test_brackets_inside_strings_do_not_count() -> None:
     assert len(untrusted_json.loads(wide)["messages"]) == 400
 
 
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400", "-1e999"])
+def test_only_standard_finite_numbers(number: str) -> None:
+    with pytest.raises(ValueError):
+        untrusted_json.loads('{"throughput_tps": ' + number + '}')
+    assert untrusted_json.loads('{"a": 1e308, "b": -0.5, "c": 12345678901234567890}')["c"] == 12345678901234567890
+
+
 def test_find_nul_names_the_field() -> None:
     assert untrusted_json.find_nul({"a": [{"b": "ok"}, {"c": "x\x00"}]}) == "a.1.c"
     assert untrusted_json.find_nul({"hardware": {"k\x00": 1}}) == "hardware.k\x00"

@@ -4,6 +4,7 @@ or, where the text is legitimate, is stored verbatim (parameters, never SQL text
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from urllib.parse import quote
@@ -179,3 +180,24 @@ def test_deep_nesting_and_nul_are_refused_and_the_server_lives(server: RunningSe
         method = "DELETE" if path.startswith("/admin/keys") else "GET"
         assert_envelope(client.request(method, path), 422, "invalid_request_error", "validation_error")
     assert db_snapshot() == before
+
+
+def test_numbers_json_does_not_have_are_refused(server: RunningServer, credentials: Credentials,
+                                                db_snapshot: Snapshot) -> None:
+    """Regression: NaN / Infinity / 1e400 were read as floats; stored by one node's heartbeat, an infinite
+    throughput broke GET /nodes/active (500) for every caller. A count past BIGINT was a 500 too."""
+    node = {"Authorization": f"Bearer {credentials.node_token}", "content-type": "application/json"}
+    before = db_snapshot()
+    for body in ('{"throughput_tps": Infinity}', '{"throughput_tps": NaN}', '{"throughput_tps": 1e400}',
+                 '{"hardware": {"gpu_name": "x", "extra": [-Infinity]}}'):
+        response = httpx.post(server.url + "/nodes/heartbeat", headers=node, content=body)
+        assert_envelope(response, 400, "invalid_request_error", "invalid_json")
+    too_many = httpx.post(server.url + "/nodes/heartbeat", headers=node, content='{"tokens_served": 9223372036854775808}')
+    assert_envelope(too_many, 422, "invalid_request_error", "validation_error")
+    registration = json.dumps(registration_body(Account.create(), Account.create()))
+    nan_hardware = registration[:-1] + ', "hardware": {"vram_total_gb": Infinity}}'
+    assert_envelope(httpx.post(server.url + "/nodes/register", content=nan_hardware, headers={"content-type": "application/json"}),
+                    400, "invalid_request_error", "invalid_json")
+    assert db_snapshot() == before
+    active = httpx.get(server.url + "/nodes/active", headers={"Authorization": f"Bearer {credentials.app_key}"})
+    assert active.status_code == 200, active.text

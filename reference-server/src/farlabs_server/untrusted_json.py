@@ -3,13 +3,16 @@
 py-ecc, imported with the payouts' EVM, raises Python's recursion limit to 100 000 for the whole process, so
 the standard library's C decoder no longer stops at deep nesting: `[[[[…` a few hundred kilobytes deep
 overflows the C stack and kills the server. The nesting is measured first, at C speed, and refused.
+The decoder is also held to standard JSON numbers: Python's would read `NaN`, `Infinity` and `1e400` (as
+infinity), which PostgreSQL's jsonb refuses and which no JSON response can carry back.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
-from typing import Any
+from typing import Any, NoReturn
 
 MAX_DEPTH = 32  # our bodies nest 4 deep at most; node hardware reports a little more
 _STRING = re.compile(rb'"(?:\\.|[^"\\])*"', re.DOTALL)
@@ -33,10 +36,22 @@ def check_depth(raw: bytes, max_depth: int = MAX_DEPTH) -> None:
         raise TooDeep(f"nested deeper than {max_depth} levels")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return value
+
+
+def _not_json(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def loads(raw: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
-    """json.loads, refusing documents nested deeper than `max_depth` (TooDeep, a ValueError)."""
+    """json.loads of standard JSON only, refusing documents nested deeper than `max_depth`; every refusal is a
+    ValueError (TooDeep for the nesting)."""
     check_depth(raw.encode() if isinstance(raw, str) else raw, max_depth)
-    return json.loads(raw)
+    return json.loads(raw, parse_float=_finite, parse_constant=_not_json)
 
 
 def find_nul(value: Any, path: str = "") -> str | None:

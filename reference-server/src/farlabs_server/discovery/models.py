@@ -70,7 +70,7 @@ class RegisterResponse(BaseModel):
 class HeartbeatRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    tokens_served: int = Field(0, ge=0, description="The node's own cumulative count since it started.")
+    tokens_served: int = Field(0, ge=0, le=2**63 - 1, description="The node's own cumulative count since it started.")
     in_flight: int = Field(0, ge=0, le=1_000_000)
     throughput_tps: float | None = Field(None, ge=0)
     peer_id: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[1-9A-HJ-NP-Za-km-z]+$")
