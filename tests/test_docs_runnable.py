@@ -23,8 +23,9 @@ from typing import Any
 
 import pytest
 
-from conftest import ROOT
 from farlabs_server.localmesh import LocalMesh
+
+ROOT = Path(__file__).resolve().parents[1]
 
 MARKER = "<!-- runnable -->"
 LANGUAGES = {"python": "python", "py": "python", "bash": "bash", "sh": "bash", "shell": "bash",
@@ -55,7 +56,7 @@ def find_blocks(path: Path) -> tuple[list[Block], list[str]]:
     Fences are tracked, so a marker shown inside another code block (as in docs/README.md) is only text."""
     blocks, problems = [], []
     lines = path.read_text(encoding="utf-8").splitlines()
-    rel = str(path.relative_to(ROOT))
+    rel = str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
     i = 0
     while i < len(lines):
         fence = _FENCE.match(lines[i])
@@ -88,6 +89,20 @@ def test_runnable_markers_are_well_formed() -> None:
     problems = [p for _, found in ALL for p in found]
     assert not problems, "\n".join(problems)
     assert BLOCKS, "no runnable blocks found: the docs test would prove nothing"
+
+
+def test_marker_parsing(tmp_path: Path) -> None:
+    doc = tmp_path / "doc.md"
+    doc.write_text("\n".join([
+        MARKER, "```python", "print(1)", "```",          # a runnable block
+        "````markdown", MARKER, "```bash", "ls", "```", "````",  # a marker shown inside another block: text
+        "```python", "print(2)", "```",                  # not marked
+        MARKER, "", "```bash", "ls", "```",              # marker not directly before a fence
+        MARKER, "```yaml", "a: 1", "```",                # a language that cannot run
+    ]) + "\n")
+    blocks, problems = find_blocks(doc)
+    assert [(b.line, b.language, b.code) for b in blocks] == [(2, "python", "print(1)\n")]
+    assert len(problems) == 2 and "not directly followed" in problems[0] and "languages" in problems[1]
 
 
 @pytest.fixture(scope="session")
