@@ -62,6 +62,36 @@ async def test_update_node_last_seen_brings_a_node_back(conn: asyncpg.Connection
         await conn.execute("SELECT update_node_last_seen($1)", uuid.uuid4())
 
 
+async def test_far_node_heartbeat_records_the_beat_and_reads_the_books(conn: asyncpg.Connection) -> None:
+    now = await conn.fetchval("SELECT now()")
+    node = await add_node(conn, "n", last_seen=now - timedelta(hours=1))
+    await conn.execute("UPDATE far_nodes SET status = 'offline', token_hash = $2 WHERE id = $1", node, "ab" * 32)
+    session = await add_session(conn, "hb-books", tokens=30, cost="0.003")
+    await contribute(conn, session, node, tokens=10, blocks=(0, 1), pay="0.001")
+    await contribute(conn, session, node, tokens=20, blocks=(1, 2), pay="0.002")
+    await conn.execute(
+        """INSERT INTO far_payment_batches (id, batch_key, period_start, network, total_far, total_wei,
+               recipient_count) VALUES ($1, $2, current_date, 'local', 0.001, 1000000000000000, 1)""",
+        batch := uuid.uuid4(), "0x" + "cd" * 32)
+    await conn.execute(
+        """UPDATE far_session_contributions SET paid_at = now(), payment_batch_id = $2, tx_hash = $3
+           WHERE node_id = $1 AND tokens_contributed = 10""", node, batch, "0x" + "ef" * 32)
+    call = "SELECT * FROM far_node_heartbeat($1, $2, 7, 1, NULL, NULL, NULL, NULL, $3)"
+    row = await conn.fetchrow(call, "ab" * 32, now, '{"gpu_name": "X"}')
+    assert (row["node_id"], row["tokens_credited"], row["earned_far"], row["unpaid_far"]) == (
+        node, 30, Decimal("0.003"), Decimal("0.002"))
+    node_row = await conn.fetchrow("SELECT * FROM far_nodes WHERE id = $1", node)
+    assert node_row["status"] == "online" and node_row["last_seen"] == now and node_row["online_since"] == now
+    assert node_row["tokens_served"] == 7 and node_row["hardware"] == '{"gpu_name": "X"}'
+    assert await conn.fetchrow(call, "cd" * 32, now, "{}") is None  # nobody holds that token
+    # The relaxed commit is the heartbeat's own: never the session's, never a transaction that wrote before it.
+    assert await conn.fetchval("SHOW synchronous_commit") == "on"
+    async with conn.transaction():
+        await conn.execute("UPDATE far_nodes SET in_flight = 0 WHERE id = $1", node)
+        await conn.fetchrow(call, "ab" * 32, now, "{}")
+        assert await conn.fetchval("SHOW synchronous_commit") == "on"
+
+
 async def test_finalize_session_and_earnings_summary(conn: asyncpg.Connection) -> None:
     a, b = await add_node(conn, "a"), await add_node(conn, "b")
     # 10 tokens: node a served blocks 0-1 (10 block-tokens), node b blocks 1-4 (30): shares 1/4 and 3/4.

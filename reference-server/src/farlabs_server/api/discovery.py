@@ -27,7 +27,7 @@ async def register(call: Call) -> RegisterResponse:
 async def heartbeat(call: Call) -> HeartbeatResponse:
     async with call.ctx.db.pool.acquire() as conn:
         return await service.heartbeat(
-            conn, call.node_id, call.body, now=call.ctx.clock(),
+            conn, call.node_token_hash, call.body, now=call.ctx.clock(),
             heartbeat_interval_s=call.ctx.settings.heartbeat_interval_s,
         )
 
@@ -56,7 +56,7 @@ ENDPOINTS = [
     Endpoint("POST", "/nodes/register", register, "Register a node (wallet-proven)", "discovery", auth="public",
              request_model=RegisterRequest, response_model=RegisterResponse, status_code=201),
     Endpoint("POST", "/nodes/heartbeat", heartbeat, "A node's heartbeat (every 30 s)", "discovery", auth="node",
-             request_model=HeartbeatRequest, response_model=HeartbeatResponse),
+             request_model=HeartbeatRequest, response_model=HeartbeatResponse, node_lookup_in_handler=True),
     Endpoint("POST", "/nodes/unregister", unregister, "A node going offline", "discovery", auth="node",
              response_model=UnregisterResponse),
     Endpoint("GET", "/nodes/active", active, "Nodes online now", "discovery", response_model=NodeList),

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .. import untrusted_json
-from ..auth import Principal, authenticate_app, authenticate_node
+from ..auth import Principal, authenticate_app, authenticate_node, node_token_hash
 from ..context import ServerContext
 from ..errors import InvalidRequestError, PermissionDenied, ValidationFailed
 
@@ -34,6 +34,7 @@ class Call:
     body: Any = None  # the validated request model, when the endpoint has one
     principal: Principal | None = None
     node_id: Any = None  # uuid.UUID for node-authenticated endpoints
+    node_token_hash: str = ""  # for node endpoints that look the token up in their own statement
 
     @property
     def request_id(self) -> str:
@@ -74,12 +75,15 @@ class Endpoint:
     response_media: str | None = None  # the media type of a success body that has no response_model
     query: dict[str, str] = field(default_factory=dict)  # name -> description, for the docs
     include_in_schema: bool = True
+    node_lookup_in_handler: bool = False  # auth="node": the handler finds the node by call.node_token_hash itself
 
     def route(self) -> Route:
         async def endpoint(request: Request) -> Response:
             ctx: ServerContext = request.app.state.ctx
             call = Call(request=request, ctx=ctx)
-            if self.auth == "node":
+            if self.auth == "node" and self.node_lookup_in_handler:
+                call.node_token_hash = node_token_hash(request.headers.get("authorization"))
+            elif self.auth == "node":
                 call.node_id = await authenticate_node(ctx, request.headers.get("authorization"))
             elif self.auth in ("app", "admin"):
                 call.principal = await authenticate_app(ctx, request.headers.get("authorization"))
@@ -129,7 +133,7 @@ async def parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
     if nul is not None:
         raise ValidationFailed(f"{nul}: strings must not contain the NUL character (U+0000).", param=nul)
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, strict=True)
     except ValidationError as exc:
         raise validation_error(exc) from None
 

@@ -78,16 +78,24 @@ async def authenticate_app(ctx: ServerContext, authorization: str | None) -> Pri
     return principal
 
 
-async def authenticate_node(ctx: ServerContext, authorization: str | None) -> uuid.UUID:
-    """The id of the node whose current token this is."""
+def node_token_hash(authorization: str | None) -> str:
+    """The hash a node token is stored under, after checking the header's form (no database)."""
     token = bearer_token(authorization)
     if not token.startswith(NODE_TOKEN_PREFIX):
         raise AuthenticationError("This endpoint takes a node token (fn_…).", code="wrong_credential_kind")
+    return hash_secret(token)
+
+
+def unknown_node_token() -> AuthenticationError:
+    # Also what a node sees after the server lost its registration: it re-registers.
+    return AuthenticationError("Unknown node token; register again.", code="unknown_node_token")
+
+
+async def authenticate_node(ctx: ServerContext, authorization: str | None) -> uuid.UUID:
+    """The id of the node whose current token this is."""
+    token_hash = node_token_hash(authorization)
     async with ctx.db.pool.acquire() as conn:
-        node_id: uuid.UUID | None = await conn.fetchval(
-            "SELECT id FROM far_nodes WHERE token_hash = $1", hash_secret(token)
-        )
+        node_id: uuid.UUID | None = await conn.fetchval("SELECT id FROM far_nodes WHERE token_hash = $1", token_hash)
     if node_id is None:
-        # Also what a node sees after the server lost its registration: it re-registers.
-        raise AuthenticationError("Unknown node token; register again.", code="unknown_node_token")
+        raise unknown_node_token()
     return node_id

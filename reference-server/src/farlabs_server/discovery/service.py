@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
+from ..auth.principal import unknown_node_token
 from ..auth.tokens import GATEWAY_TOKEN_PREFIX, NODE_TOKEN_PREFIX, derive_token, hash_secret, new_secret
 from ..errors import AuthenticationError, NotFound
 from .models import (
@@ -110,28 +111,22 @@ async def register_node(
 
 
 async def heartbeat(
-    conn: asyncpg.Connection, node_id: uuid.UUID, req: HeartbeatRequest, *, now: datetime,
-    heartbeat_interval_s: int,
+    conn: asyncpg.Connection, token_hash: str, req: HeartbeatRequest, *, now: datetime, heartbeat_interval_s: int,
 ) -> HeartbeatResponse:
-    async with conn.transaction():
-        await conn.execute(
-            """UPDATE far_nodes SET tokens_served = $2, in_flight = $3, throughput_tps = coalesce($4, throughput_tps),
-                   peer_id = coalesce($5, peer_id), start_block = coalesce($6, start_block),
-                   end_block = coalesce($7, end_block), hardware = hardware || $8::jsonb
-               WHERE id = $1""",
-            node_id, req.tokens_served, req.in_flight, req.throughput_tps, req.peer_id, req.start_block,
-            req.end_block, req.hardware.model_dump(exclude_none=True),
-        )
-        await conn.execute("SELECT (update_node_last_seen($1, $2)).id", node_id, now)
-        books = await conn.fetchrow(
-            """SELECT coalesce(sum(tokens_contributed), 0) AS tokens, coalesce(sum(payment_far), 0) AS earned,
-                      coalesce(sum(payment_far) FILTER (WHERE paid_at IS NULL), 0) AS unpaid
-               FROM far_session_contributions WHERE node_id = $1""",
-            node_id,
-        )
+    """Authenticate the node by its token's hash, record the beat and read its books: one statement.
+
+    Run it on its own, not inside a transaction: it commits without waiting for the WAL flush (see migration 006).
+    """
+    row = await conn.fetchrow(
+        "SELECT * FROM far_node_heartbeat($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        token_hash, now, req.tokens_served, req.in_flight, req.throughput_tps, req.peer_id, req.start_block,
+        req.end_block, req.hardware.model_dump(exclude_none=True),
+    )
+    if row is None:
+        raise unknown_node_token()
     return HeartbeatResponse(
-        node_id=node_id, status="online", tokens_credited=books["tokens"], earned_far=books["earned"],
-        unpaid_far=books["unpaid"], heartbeat_interval_s=heartbeat_interval_s,
+        node_id=row["node_id"], status="online", tokens_credited=row["tokens_credited"],
+        earned_far=row["earned_far"], unpaid_far=row["unpaid_far"], heartbeat_interval_s=heartbeat_interval_s,
     )
 
 
