@@ -133,7 +133,7 @@ async def parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
     if nul is not None:
         raise ValidationFailed(f"{nul}: strings must not contain the NUL character (U+0000).", param=nul)
     try:
-        return model.model_validate(data, strict=True)
+        return model.model_validate(data)
     except ValidationError as exc:
         raise validation_error(exc) from None
 
