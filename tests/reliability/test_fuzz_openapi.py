@@ -1,7 +1,7 @@
 """Property-based fuzzing of every operation in the server's own OpenAPI document (schemathesis + hypothesis).
 
-Each operation gets generated requests, valid and invalid, once with an admin key and once with no
-credentials, against the real server process. Whatever is sent, the server must answer without a 500, every
+Each operation gets generated requests, valid and invalid, with an admin key, with a node's token and with
+no credentials, against the real server process. Whatever is sent, the server must answer without a 500, every
 4xx/5xx body must be the project's error envelope, and every answer must fit the document (status, content
 type, headers, body schema; invalid requests refused).
 """
@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 import schemathesis
+from eth_account import Account
 from hypothesis import HealthCheck, settings
 from schemathesis import Case, CheckContext, Response
 from schemathesis.checks import not_a_server_error
@@ -20,7 +22,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from farlabs_server.api import all_endpoints
 from farlabs_server.api.openapi import build_openapi
 
-from .conftest import RunningServer
+from .conftest import RunningServer, registration_body
 
 # The document the server serves, built the same way here so schemathesis can make one test per operation at
 # collection time; the first test proves the served one is identical.
@@ -82,6 +84,24 @@ def test_served_document_is_the_fuzzed_one(server: RunningServer) -> None:
 @FUZZ
 def test_fuzz_as_admin(case: Case, server: RunningServer) -> None:
     case.call_and_validate(base_url=server.url, headers={"Authorization": f"Bearer {server.admin_key}"},
+                           additional_checks=CHECKS, excluded_checks=EXCLUDED, timeout=30)
+
+
+@pytest.fixture
+def node_token(server: RunningServer) -> str:
+    """A freshly registered node per operation: fuzzing /nodes/unregister retires the token it is given."""
+    body = registration_body(Account.create(), Account.create())
+    response = httpx.post(server.url + "/nodes/register", json=body)
+    assert response.status_code == 201, response.text
+    token: str = response.json()["node_token"]
+    return token
+
+
+@api.parametrize()
+@FUZZ
+def test_fuzz_as_a_node(case: Case, server: RunningServer, node_token: str) -> None:
+    """The node endpoints' bodies reach the database only with a valid node token: fuzz them that way too."""
+    case.call_and_validate(base_url=server.url, headers={"Authorization": f"Bearer {node_token}"},
                            additional_checks=CHECKS, excluded_checks=EXCLUDED, timeout=30)
 
 

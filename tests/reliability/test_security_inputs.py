@@ -201,3 +201,24 @@ def test_numbers_json_does_not_have_are_refused(server: RunningServer, credentia
     assert db_snapshot() == before
     active = httpx.get(server.url + "/nodes/active", headers={"Authorization": f"Bearer {credentials.app_key}"})
     assert active.status_code == 200, active.text
+
+
+def test_values_of_the_wrong_json_type_are_not_coerced(server: RunningServer, client: httpx.Client,
+                                                       credentials: Credentials, db_snapshot: Snapshot) -> None:
+    """The server takes exactly what its document says: `true` is no number, "5" no integer (found by the fuzz:
+    a heartbeat's `ram_total_gb: false` was stored as 0)."""
+    node = {"Authorization": f"Bearer {credentials.node_token}"}
+    before = db_snapshot()
+    cases = {
+        "hardware.ram_total_gb": httpx.post(server.url + "/nodes/heartbeat", headers=node,
+                                            json={"hardware": {"ram_total_gb": False}}),
+        "tokens_served": httpx.post(server.url + "/nodes/heartbeat", headers=node, json={"tokens_served": "5"}),
+        "max_tokens": client.post("/mesh/inference/generate", json={"prompt": "hi", "max_tokens": True}),
+        "rate_limit_rpm": client.post("/admin/keys", json={"name": "typed", "rate_limit_rpm": "60"}),
+        "start_block": httpx.post(server.url + "/nodes/register",
+                                  json=registration_body(Account.create(), Account.create(), start_block=False)),
+    }
+    for field, response in cases.items():
+        assert_envelope(response, 422, "invalid_request_error", "validation_error")
+        assert response.json()["error"]["param"] == field, response.text
+    assert db_snapshot() == before

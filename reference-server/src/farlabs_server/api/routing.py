@@ -133,7 +133,8 @@ async def parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
     if nul is not None:
         raise ValidationFailed(f"{nul}: strings must not contain the NUL character (U+0000).", param=nul)
     try:
-        return model.model_validate(data)
+        # Strict: the JSON types the document names, never coerced (`true` is no number, "5" no integer).
+        return model.model_validate(data, strict=True)
     except ValidationError as exc:
         raise validation_error(exc) from None
 
