@@ -31,6 +31,16 @@ def test_unknown_route_and_method_use_the_envelope(client: TestClient) -> None:
     assert client.put("/admin/keys").headers["allow"] == "GET, HEAD, POST"
 
 
+def test_a_bug_is_a_500_in_the_envelope_with_its_request_id(client: TestClient) -> None:
+    async def boom(request: object) -> None:
+        raise RuntimeError("a bug")
+
+    client.app.add_route("/boom", boom)  # type: ignore[attr-defined]
+    response = client.get("/boom", headers={"X-Request-ID": "trace-500"})
+    assert_error(response, 500, "api_error", "internal_error")
+    assert response.json()["error"]["request_id"] == "trace-500" == response.headers["x-request-id"]
+
+
 def test_oversize_body_gets_413(client: TestClient) -> None:
     big = b'{"pad": "' + b"x" * 1_100_000 + b'"}'
     assert_error(client.post("/nodes/register", content=big, headers={"content-type": "application/json"}),

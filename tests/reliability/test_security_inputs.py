@@ -222,3 +222,17 @@ def test_values_of_the_wrong_json_type_are_not_coerced(server: RunningServer, cl
         assert_envelope(response, 422, "invalid_request_error", "validation_error")
         assert response.json()["error"]["param"] == field, response.text
     assert db_snapshot() == before
+
+
+def test_a_heartbeat_cannot_move_its_blocks_outside_the_model(server: RunningServer, credentials: Credentials,
+                                                              db_snapshot: Snapshot) -> None:
+    """Regression (found by the fuzz): blocks past the registered model broke a database CHECK: 500."""
+    node = {"Authorization": f"Bearer {credentials.node_token}"}
+    before = db_snapshot()
+    for body, param in (({"end_block": 9999}, "end_block"), ({"start_block": 2}, "start_block"),
+                        ({"start_block": 1, "end_block": 3}, "end_block")):
+        response = httpx.post(server.url + "/nodes/heartbeat", headers=node, json=body)
+        assert_envelope(response, 422, "invalid_request_error", "validation_error")
+        assert response.json()["error"]["param"] == param
+    assert db_snapshot() == before
+    assert httpx.post(server.url + "/nodes/heartbeat", headers=node, json={"start_block": 1, "end_block": 2}).status_code == 200

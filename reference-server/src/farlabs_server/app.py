@@ -72,7 +72,10 @@ def _allowed_methods(request: Request) -> str:
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
-    return _error_response(request, ApiError("Internal server error; the request id helps us find it."))
+    # Answered from Starlette's outermost middleware, outside RequestContextMiddleware: add its header here.
+    request_id = getattr(request.state, "request_id", None)
+    headers = {"X-Request-ID": request_id} if request_id else None
+    return _error_response(request, ApiError("Internal server error; the request id helps us find it.", headers=headers))
 
 
 def write_admin_key(data_dir: Path, key: str) -> Path:

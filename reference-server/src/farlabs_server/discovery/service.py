@@ -10,7 +10,7 @@ import asyncpg
 
 from ..auth.principal import unknown_node_token
 from ..auth.tokens import GATEWAY_TOKEN_PREFIX, NODE_TOKEN_PREFIX, derive_token, hash_secret, new_secret
-from ..errors import AuthenticationError, NotFound
+from ..errors import AuthenticationError, NotFound, ValidationFailed
 from .models import (
     HeartbeatRequest,
     HeartbeatResponse,
@@ -117,11 +117,18 @@ async def heartbeat(
 
     Run it on its own, not inside a transaction: it commits without waiting for the WAL flush (see migration 006).
     """
-    row = await conn.fetchrow(
-        "SELECT * FROM far_node_heartbeat($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        token_hash, now, req.tokens_served, req.in_flight, req.throughput_tps, req.peer_id, req.start_block,
-        req.end_block, req.hardware.model_dump(exclude_none=True),
-    )
+    try:
+        row = await conn.fetchrow(
+            "SELECT * FROM far_node_heartbeat($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            token_hash, now, req.tokens_served, req.in_flight, req.throughput_tps, req.peer_id, req.start_block,
+            req.end_block, req.hardware.model_dump(exclude_none=True),
+        )
+    except asyncpg.CheckViolationError:
+        # The one check a valid body can still break: the blocks must lie within the model it registered.
+        raise ValidationFailed(
+            "start_block and end_block must satisfy 0 <= start_block < end_block <= the model's total_blocks.",
+            param="end_block" if req.end_block is not None else "start_block",
+        ) from None
     if row is None:
         raise unknown_node_token()
     return HeartbeatResponse(
