@@ -22,7 +22,7 @@ from .api.openapi import build_openapi
 from .auth import keys
 from .context import ServerContext, load_server_secret, utc_now
 from .coordinator.engine import Coordinator, CoordinatorConfig
-from .db import Database, open_database
+from .db import CONNECTION_LOST, Database, DatabaseUnavailable, open_database
 from .errors import ApiError, InvalidRequestError, NotFound
 from .payouts.scheduler import start_payouts
 from .settings import Settings
@@ -68,6 +68,11 @@ def _allowed_methods(request: Request) -> str:
         if match != Match.NONE:
             methods.update(getattr(route, "methods", None) or ())
     return ", ".join(sorted(methods))
+
+
+async def _connection_lost(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("the database connection was lost during a request", extra={"error": type(exc).__name__})
+    return _error_response(request, DatabaseUnavailable())
 
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
@@ -135,7 +140,8 @@ def create_app(
 
     app = Starlette(
         routes=[ep.route() for ep in endpoints] + dashboard.ROUTES,  # static files: not in the OpenAPI document
-        exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _unhandled},
+        exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _unhandled,
+                            **dict.fromkeys(CONNECTION_LOST, _connection_lost)},
         lifespan=lifespan,
     )
     from prometheus_client import CollectorRegistry

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import anyio
 import asyncpg
 
+from ..errors import Overloaded
 from ..settings import Settings
 from .embedded import EmbeddedPostgres
 from .migrate import apply_migrations
@@ -19,6 +20,31 @@ log = logging.getLogger(__name__)
 async def _init_connection(conn: asyncpg.Connection) -> None:
     # JSONB in and out as Python objects.
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+# What a statement raises when PostgreSQL drops its connection (stopped, restarting, crashed) while it runs.
+# InternalClientError ("cannot switch to state …") is what asyncpg raises on a pooled connection whose server
+# shut it down while it sat idle, before the pool noticed.
+CONNECTION_LOST = (asyncpg.PostgresConnectionError, asyncpg.AdminShutdownError, asyncpg.CrashShutdownError,
+                   asyncpg.CannotConnectNowError, asyncpg.InternalClientError)
+
+
+class DatabaseUnavailable(Overloaded):
+    """PostgreSQL cannot be reached right now: a 503 the client may retry, never a 500."""
+
+    default_code = "database_unavailable"
+
+    def __init__(self, message: str = "The database is not reachable; try again shortly.") -> None:
+        super().__init__(message, headers={"Retry-After": "2"})
+
+
+async def _connect(*args: object, **kwargs: object) -> asyncpg.Connection:
+    """The pool's way to open a connection: a database that is down (no socket, refused, starting up) is
+    DatabaseUnavailable, and the pool opens a fresh connection on the next acquire once it is back."""
+    try:
+        return await asyncpg.connect(*args, **kwargs)
+    except (OSError, *CONNECTION_LOST) as exc:
+        raise DatabaseUnavailable() from exc
 
 
 @dataclass
@@ -53,7 +79,8 @@ async def open_database(settings: Settings, *, migrate: bool = True) -> Database
             finally:
                 await conn.close()
         pool = await asyncpg.create_pool(
-            dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max, init=_init_connection
+            dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max, init=_init_connection,
+            connect=_connect,
         )
     except BaseException:
         if embedded is not None:
