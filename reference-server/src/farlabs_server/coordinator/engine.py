@@ -23,6 +23,7 @@ import anyio
 import httpx
 
 from ..context import ServerContext
+from ..db import CONNECTION_LOST, DatabaseUnavailable
 from ..errors import (
     ApiError,
     Conflict,
@@ -33,7 +34,7 @@ from ..errors import (
     StreamInterrupted,
     UpstreamTimeout,
 )
-from .gateway_client import GatewayEvent, GatewayFailure, open_generation
+from .gateway_client import GatewayEvent, GatewayFailure, finish_cleanly, open_generation
 from .metering import Work, cost_of, display, fee_of, split
 from .metrics import CoordinatorMetrics
 from .models import GenerateRequest, GenerateResult, RouteHop, Usage
@@ -41,6 +42,8 @@ from .routing import Gateway, GatewayStats, RoutePlan, plan_route
 from .sessions import Opened, Outcome, close_session, nodes_by_peer, open_session, request_fingerprint
 
 log = logging.getLogger(__name__)
+
+RECORD_RETRY_S = 15.0  # how long a finished generation waits for the database to come back to record it
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,10 @@ class CoordinatorConfig:
     first_token_timeout_s: float = 120.0  # loading a route and the prompt's forward pass can be slow
     idle_timeout_s: float = 30.0  # longest silence between two tokens
     deadline_s: float = 600.0  # no session lives longer
+    drain_timeout_s: float = 0.5  # after `done`, how long to wait for the response's end to keep the connection
+    # Idle gateway connections are dropped before the gateway's own keep-alive timeout (uvicorn's 5 s), so a
+    # request never goes out on a connection the gateway is closing at that moment.
+    keepalive_expiry_s: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -87,7 +94,8 @@ class Coordinator:
                  http: httpx.AsyncClient | None = None) -> None:
         self.ctx = ctx
         self.config = config or CoordinatorConfig()
-        self.http = http or httpx.AsyncClient(limits=httpx.Limits(max_connections=2000, max_keepalive_connections=200))
+        self.http = http or httpx.AsyncClient(limits=httpx.Limits(
+            max_connections=2000, max_keepalive_connections=200, keepalive_expiry=self.config.keepalive_expiry_s))
         self.stats = GatewayStats()
         self.metrics = CoordinatorMetrics(ctx.registry)
 
@@ -189,7 +197,7 @@ class Generation:
         finally:
             with anyio.CancelScope(shield=True):
                 try:
-                    await self._record(status, error_type, started)
+                    await self._record_once_reachable(status, error_type, started)
                 except Exception:
                     log.exception("could not record session", extra={"session_id": str(self.session_id)})
                     await self._mark_unrecorded()
@@ -268,6 +276,7 @@ class Generation:
                 if event.kind == "done":
                     p.prompt_tokens = p.prompt_tokens or int(event.data.get("prompt_tokens") or 0)
                     p.finish_reason = event.data.get("finish_reason") or "stop"
+                    await finish_cleanly(events, cfg.drain_timeout_s)
                     return
                 ids = [int(i) for i in event.data.get("token_ids") or []]
                 count = len(ids) or 1
@@ -285,6 +294,23 @@ class Generation:
                 last = now
                 yield TokenEvent(event.data.get("token", ""), p.tokens,
                                  cost_of(p.tokens, self.c.ctx.settings.price_per_token_far))
+
+    async def _record_once_reachable(self, status: str, error_type: str | None, started: float) -> None:
+        """Record, waiting out a short database outage (a restart): given up at once, the session would stay
+        pending with its request id stuck and the delivered tokens unpaid. A retry after a commit whose answer
+        was lost cannot record twice: finalize_session() refuses a session that is already final."""
+        give_up = time.monotonic() + RECORD_RETRY_S
+        delay_s = 0.1
+        while True:
+            try:
+                return await self._record(status, error_type, started)
+            except (DatabaseUnavailable, *CONNECTION_LOST):
+                if time.monotonic() + delay_s > give_up:
+                    raise
+                log.warning("database unavailable while recording a session; retrying",
+                            extra={"session_id": str(self.session_id)})
+                await anyio.sleep(delay_s)
+                delay_s = min(delay_s * 2, 2.0)
 
     async def _mark_unrecorded(self) -> None:
         """Last resort after a bug in recording: never leave the request id stuck as pending."""

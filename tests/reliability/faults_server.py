@@ -1,0 +1,136 @@
+"""A real `farlabs-server serve` process over an embedded PostgreSQL that the test owns, so a fault test can
+stop and start the database under the running server, or load it with traffic the session servers must not see.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import ModuleType, TracebackType
+
+import anyio
+import asyncpg
+import httpx
+from eth_account import Account
+
+from farlabs_server.db.embedded import EmbeddedPostgres
+from farlabs_server.discovery.signatures import authorization_message, registration_message, sign_message
+from farlabs_server.localmesh import free_port
+
+BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"  # the alphabet of libp2p peer ids
+
+
+class ServerProcess:
+    """Use as a context manager; `url`, `admin_key`, `dsn`; `stop_database()` / `start_database()`."""
+
+    def __init__(self, **env: str) -> None:
+        self.work = Path(tempfile.mkdtemp(prefix="farlabs-faults-"))
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.admin_key = "fl_" + secrets.token_urlsafe(32)
+        self.log_path = self.work / "server.log"
+        self.extra_env = env
+        self.pg: EmbeddedPostgres | None = None
+        self.dsn = ""
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> ServerProcess:
+        self.start_database()
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "POSTGRES_URL")}
+        env.update({
+            "POSTGRES_URL": self.dsn, "FARLABS_DATA_DIR": str(self.work / "data"), "FARLABS_ADMIN_KEY": self.admin_key,
+            "FARLABS_SECRET_KEY": secrets.token_urlsafe(48), "FARLABS_PAYOUT_SCHEDULE_ENABLED": "false",
+            "FARLABS_RATE_LIMIT_RPM": "1000000", "LOG_LEVEL": "WARNING", **self.extra_env,
+        })
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "farlabs_server.cli", "serve", "--port", str(self.port)],
+                                         env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while not self.ready():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the server exited with {self.proc.returncode}:\n{self.log()[-4000:]}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the server never became ready:\n{self.log()[-4000:]}")
+            time.sleep(0.1)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.stop_database()
+
+    def ready(self) -> bool:
+        try:
+            return httpx.get(self.url + "/readyz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop_database(self) -> None:
+        if self.pg is not None:
+            self.pg.stop()
+            self.pg = None
+
+    def start_database(self) -> None:
+        """Start (or restart: same data, same socket, same DSN) the embedded PostgreSQL."""
+        self.pg = EmbeddedPostgres(self.work / "db")
+        dsn = self.pg.dsn("postgres")
+        assert not self.dsn or dsn == self.dsn, (dsn, self.dsn)
+        self.dsn = dsn
+
+    def sql(self, query: str, *args: object) -> list[asyncpg.Record]:
+        """One statement on the server's database, from synchronous test code."""
+
+        async def fetch() -> list[asyncpg.Record]:
+            conn = await asyncpg.connect(self.dsn)
+            try:
+                return list(await conn.fetch(query, *args))
+            finally:
+                await conn.close()
+
+        return anyio.run(fetch)
+
+
+def load_synthetic_gateway() -> ModuleType:
+    """The server tests' synthetic gateway (reference-server/tests/synthetic_gateway.py), loaded by path."""
+    name = "synthetic_gateway"
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parents[2] / "reference-server" / "tests" / "synthetic_gateway.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def registration(name: str, *, model_id: str, start_block: int = 0, end_block: int = 4, total_blocks: int = 4,
+                 gateway_url: str | None = None) -> dict[str, object]:
+    """A signed `POST /nodes/register` body for a fresh wallet and node key (docs/protocol.md, "Wallet proof")."""
+    wallet, node = Account.create(), Account.create()
+    peer_id = "12D3KooW" + "".join(secrets.choice(BASE58) for _ in range(44))
+    timestamp = int(time.time())
+    return {
+        "wallet_address": wallet.address, "node_address": node.address, "node_name": name, "peer_id": peer_id,
+        "model_id": model_id, "start_block": start_block, "end_block": end_block, "total_blocks": total_blocks,
+        "mode": "swarm", "gateway_url": gateway_url, "timestamp": timestamp,
+        "authorization": sign_message(wallet.key, authorization_message(wallet.address, node.address)),
+        "signature": sign_message(node.key, registration_message(wallet.address, node.address, name, peer_id, timestamp)),
+    }
