@@ -86,6 +86,23 @@ async def find_active_key(conn: asyncpg.Connection, key: str) -> ApiKeyRecord | 
     return _record(row) if row else None
 
 
+# The key, and a note that it was used (at most one write per key per minute), in one round trip.
+_USE = """
+WITH live_key AS (""" + _SELECT + """ WHERE k.key_hash = $1 AND k.revoked_at IS NULL),
+touched AS (
+    UPDATE far_api_keys SET last_used_at = now()
+    WHERE id = (SELECT id FROM live_key) AND (last_used_at IS NULL OR last_used_at < now() - interval '60 seconds')
+)
+SELECT * FROM live_key
+"""
+
+
+async def use_active_key(conn: asyncpg.Connection, key: str) -> ApiKeyRecord | None:
+    """find_active_key(), also stamping `last_used_at` when the last stamp is a minute old."""
+    row = await conn.fetchrow(_USE, hash_secret(key))
+    return _record(row) if row else None
+
+
 async def find_active_key_by_id(conn: asyncpg.Connection, key_id: uuid.UUID) -> ApiKeyRecord | None:
     """The key with this id unless it is revoked (a JWT minted from a key lives only as long as the key)."""
     row = await conn.fetchrow(_SELECT + " WHERE k.id = $1 AND k.revoked_at IS NULL", key_id)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ..errors import AuthenticationError
 from .jwt import verify_jwt
-from .keys import find_active_key, find_active_key_by_id
+from .keys import find_active_key_by_id, use_active_key
 from .tokens import API_KEY_PREFIX, NODE_TOKEN_PREFIX, hash_secret
 
 if TYPE_CHECKING:
@@ -48,15 +48,9 @@ async def authenticate_app(ctx: ServerContext, authorization: str | None) -> Pri
     token = bearer_token(authorization)
     if token.startswith(API_KEY_PREFIX):
         async with ctx.db.pool.acquire() as conn:
-            key = await find_active_key(conn, token)
-            if key is None:
-                raise AuthenticationError("Invalid or revoked API key.", code="invalid_api_key")
-            # Cheap: at most one write per key per minute.
-            await conn.execute(
-                """UPDATE far_api_keys SET last_used_at = now()
-                   WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '60 seconds')""",
-                key.id,
-            )
+            key = await use_active_key(conn, token)
+        if key is None:
+            raise AuthenticationError("Invalid or revoked API key.", code="invalid_api_key")
         principal = Principal(subject=str(key.id), role=key.role, api_key_id=key.id, rate_limit_rpm=key.rate_limit_rpm)
     elif token.startswith(NODE_TOKEN_PREFIX):
         raise AuthenticationError("A node token cannot call this endpoint.", code="wrong_credential_kind")

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 import httpx
 
 from .. import untrusted_json
@@ -56,7 +57,8 @@ async def open_generation(
     http: httpx.AsyncClient, gateway_url: str, gateway_token: str, body: dict[str, Any], *, request_id: str,
     connect_timeout_s: float,
 ) -> AsyncIterator[AsyncIterator[GatewayEvent]]:
-    """Start a generation; yields its event stream. Leaving the block closes the connection (stops the node)."""
+    """Start a generation; yields its event stream. Leaving the block before the stream's end closes the
+    connection (that is what stops the node); a stream read to its end leaves it in the pool for the next one."""
     headers = {"Authorization": f"Bearer {gateway_token}", "X-Request-ID": request_id, "Accept": "text/event-stream"}
     # Reads are bounded by the coordinator's own per-token idle timeout, not by httpx.
     timeout = httpx.Timeout(connect=connect_timeout_s, read=None, write=connect_timeout_s, pool=connect_timeout_s)
@@ -73,3 +75,12 @@ async def open_generation(
             yield parse_sse(response.aiter_lines())
     except httpx.HTTPError as exc:
         raise GatewayFailure(f"gateway unreachable: {type(exc).__name__}") from exc
+
+
+async def finish_cleanly(events: AsyncIterator[GatewayEvent], timeout_s: float) -> None:
+    """After the `done` event: read to the end of the response (the gateway ends it at once) so the kept-alive
+    connection can serve the next request. Anything later is ignored; if the end is slow to come, the
+    connection is simply closed when the block is left."""
+    with anyio.move_on_after(timeout_s):
+        async for _ in events:
+            pass

@@ -33,11 +33,13 @@ async def open_session(
     conn: asyncpg.Connection, *, request_id: str, fingerprint: str, api_key_id: uuid.UUID | None,
     user_wallet: str | None, model_id: str, price_per_token_far: Decimal, region: str | None,
 ) -> Opened:
-    """A new pending session, or the finished answer of an earlier identical request (never a second charge)."""
+    """A new pending session, or the finished answer of an earlier identical request (never a second charge).
+
+    The new row's commit does not wait for the WAL flush (migration 007 says why that is safe); run it on its
+    own, not inside a transaction.
+    """
     session_id = await conn.fetchval(
-        """INSERT INTO far_mesh_sessions (request_id, request_hash, api_key_id, user_wallet, model_id,
-               price_per_token_far, region)
-           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (request_id) DO NOTHING RETURNING id""",
+        "SELECT far_open_session($1, $2, $3, $4, $5, $6, $7)",
         request_id, fingerprint, api_key_id, user_wallet.lower() if user_wallet else None, model_id,
         price_per_token_far, region,
     )
