@@ -6,11 +6,13 @@ import html
 import json
 from typing import Any
 
+import asyncpg
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from .._version import __version__
+from ..db import Database
 from ..errors import Overloaded
 from .routing import Call, Endpoint
 
@@ -28,11 +30,24 @@ async def healthz(call: Call) -> Health:
 async def readyz(call: Call) -> Health:
     """Ready to serve: the database answers."""
     try:
-        async with call.ctx.db.pool.acquire(timeout=2) as conn:
-            await conn.fetchval("SELECT 1")
+        await _database_answers(call.ctx.db)
     except Exception:
         raise Overloaded("The database is not reachable.", code="database_unavailable") from None
     return Health(status="ready", version=__version__)
+
+
+async def _database_answers(db: Database) -> None:
+    try:
+        async with db.pool.acquire(timeout=2) as conn:
+            await conn.fetchval("SELECT 1")
+    except TimeoutError:
+        # Every pooled connection is busy (a burst of traffic): that is load, not an outage, and a load balancer
+        # must not take a busy replica out of rotation for it. Ask the database on a connection of its own.
+        conn = await asyncpg.connect(db.dsn, timeout=2)
+        try:
+            await conn.fetchval("SELECT 1", timeout=2)
+        finally:
+            await conn.close()
 
 
 async def metrics(call: Call) -> Response:
