@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import sys
 import tempfile
@@ -53,7 +54,7 @@ async def one(client: httpx.AsyncClient, url: str, key: str, tokens: int) -> tup
                 stamps.append(time.perf_counter())
     if len(stamps) != tokens:
         raise RuntimeError(f"{len(stamps)} of {tokens} tokens")
-    return (stamps[0] - t0) * 1000, [(b - a) * 1000 for a, b in zip(stamps, stamps[1:])]
+    return (stamps[0] - t0) * 1000, [(b - a) * 1000 for a, b in itertools.pairwise(stamps)]
 
 
 async def level(url: str, key: str, c: int, tokens: int, pid: int) -> str:
@@ -104,7 +105,8 @@ def main() -> None:
         pg.stop()
     print(f"concurrent streams of {args.tokens} tokens through the coordinator; FAST SYNTHETIC GATEWAY (no model) "
           f"in the client process; ms; server CPU = % of one core\n")
-    print("| streams | errors | TTFT p50 | TTFT p95 | TTFT p99 | ITL p50 | ITL p95 | ITL p99 | wall s | server CPU | server peak RSS MiB |")
+    print("| streams | errors | TTFT p50 | TTFT p95 | TTFT p99 | ITL p50 | ITL p95 | ITL p99 | wall s | server CPU "
+          "| server peak RSS MiB |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     print("\n".join(rows))
 

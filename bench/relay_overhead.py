@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import os
 import socket
 import statistics
@@ -98,7 +99,7 @@ def measure(client: httpx.Client, url: str, headers: dict[str, str], body: dict[
             if line.startswith("data: ") and '"token"' in line:
                 stamps.append(time.perf_counter())
     ttft = (stamps[0] - t0) * 1000
-    return ttft, [(b - a) * 1000 for a, b in zip(stamps, stamps[1:])]
+    return ttft, [(b - a) * 1000 for a, b in itertools.pairwise(stamps)]
 
 
 def pct(values: list[float], p: float) -> float:

@@ -40,6 +40,7 @@ class SyntheticGateway:
         self.behaviour = behaviour or Behaviour()
         self.token: str | None = None
         self.requests: list[dict[str, Any]] = []
+        self.client_ports: list[int] = []  # the coordinator's side of the connection, per request
         self.cancelled = threading.Event()
         self.finished = threading.Event()
         self.port = _free_port()
@@ -65,6 +66,7 @@ class SyntheticGateway:
                                                "message": "no", "request_id": None}}, status_code=401)
             body = await request.json()
             self.requests.append(body)
+            self.client_ports.append(request.client.port if request.client else 0)
             b = self.behaviour
             if b.fail_status is not None:
                 return JSONResponse({"error": {"type": b.fail_error_type, "code": "synthetic", "message": "refused",

@@ -268,6 +268,25 @@ def test_client_disconnect_stops_upstream_and_records_cancelled(live: LiveServer
     assert 3 <= session["tokens_generated"] < 500
 
 
+def test_a_finished_stream_keeps_the_gateway_connection_and_a_cut_one_still_stops_it(live: LiveServer,
+                                                                                    key: str) -> None:
+    with SyntheticGateway(Behaviour(token_delay_s=0.02)) as gw:
+        add_node(live, "nodeA", gw)
+        generate(live, key, max_tokens=3)
+        generate(live, key, max_tokens=3)
+        assert len(gw.client_ports) == 2 and gw.client_ports[0] == gw.client_ports[1], "a new connection per request"
+        # The next stream goes out on that kept-alive connection; the client leaving still stops it at once.
+        with httpx.stream("POST", live.url + "/mesh/inference/generate", headers=auth(key), timeout=30,
+                          json={"prompt": "x", "max_tokens": 500, "model_id": MODEL, "request_id": "gone-2"}) as r:
+            seen = 0
+            for line in r.iter_lines():
+                seen += line.startswith("data:")
+                if seen == 3:
+                    break
+        assert gw.client_ports[2] == gw.client_ports[0]
+        assert gw.cancelled.wait(5), "the gateway kept generating after the client left"
+
+
 def test_no_capacity_and_unknown_model(live: LiveServer, key: str) -> None:
     response = httpx.post(live.url + "/mesh/inference/generate", headers=auth(key),
                           json={"prompt": "x", "model_id": "nobody/serves-this"})

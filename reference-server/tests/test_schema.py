@@ -92,6 +92,19 @@ async def test_far_node_heartbeat_records_the_beat_and_reads_the_books(conn: asy
         assert await conn.fetchval("SHOW synchronous_commit") == "on"
 
 
+async def test_far_open_session_is_idempotent_and_relaxes_only_its_own_commit(conn: asyncpg.Connection) -> None:
+    call = "SELECT far_open_session($1, $2, NULL, NULL, 'm', 0.0001, NULL)"
+    first = await conn.fetchval(call, "open-1", "ab" * 32)
+    assert first is not None and await conn.fetchval(call, "open-1", "ab" * 32) is None  # the id is taken
+    row = await conn.fetchrow("SELECT status, price_per_token_far FROM far_mesh_sessions WHERE id = $1", first)
+    assert (row["status"], row["price_per_token_far"]) == ("pending", Decimal("0.0001"))
+    assert await conn.fetchval("SHOW synchronous_commit") == "on"
+    async with conn.transaction():
+        await add_node(conn, "wrote-first")
+        await conn.fetchval(call, "open-2", "ab" * 32)
+        assert await conn.fetchval("SHOW synchronous_commit") == "on"
+
+
 async def test_finalize_session_and_earnings_summary(conn: asyncpg.Connection) -> None:
     a, b = await add_node(conn, "a"), await add_node(conn, "b")
     # 10 tokens: node a served blocks 0-1 (10 block-tokens), node b blocks 1-4 (30): shares 1/4 and 3/4.
