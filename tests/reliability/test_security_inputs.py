@@ -236,3 +236,11 @@ def test_a_heartbeat_cannot_move_its_blocks_outside_the_model(server: RunningSer
         assert response.json()["error"]["param"] == param
     assert db_snapshot() == before
     assert httpx.post(server.url + "/nodes/heartbeat", headers=node, json={"start_block": 1, "end_block": 2}).status_code == 200
+
+
+def test_no_body_is_an_empty_object_but_whitespace_is_no_json(server: RunningServer, credentials: Credentials) -> None:
+    node = {"Authorization": f"Bearer {credentials.node_token}", "content-type": "application/json"}
+    assert httpx.post(server.url + "/nodes/heartbeat", headers=node).status_code == 200
+    for blank in (b"\r", b" \n\t"):  # found by the fuzz: whitespace was read as {}
+        assert_envelope(httpx.post(server.url + "/nodes/heartbeat", headers=node, content=blank), 400,
+                        "invalid_request_error", "invalid_json")

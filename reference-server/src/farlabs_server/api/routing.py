@@ -124,7 +124,7 @@ async def parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
         )
     raw = await request.body()
     try:
-        data = untrusted_json.loads(raw) if raw.strip() else {}  # an empty body is an empty object
+        data = untrusted_json.loads(raw) if raw else {}  # no body is an empty object; whitespace is no JSON
     except ValueError as exc:  # malformed, not UTF-8, or nested too deep
         raise InvalidRequestError(f"The body is not valid JSON: {exc}.", code="invalid_json") from None
     if not isinstance(data, dict):
