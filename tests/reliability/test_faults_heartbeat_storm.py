@@ -51,8 +51,11 @@ def test_a_heartbeat_storm_gets_no_5xx_loses_no_beat_and_the_server_stays_respon
 
     async def storm() -> list[dict[str, str]]:
         limit = asyncio.Semaphore(CONCURRENCY)
-        async with httpx.AsyncClient(base_url=server.url, timeout=TIMEOUT,
-                                     limits=httpx.Limits(max_connections=CONCURRENCY)) as client:
+        # A fresh connection per request: a pooled one that sat idle past the server's keep-alive while the storm
+        # starved the CPU can be closed under a new request (HTTP/1.1's keep-alive race, which clients must retry).
+        # Here any transport error is a failure.
+        async with httpx.AsyncClient(base_url=server.url, timeout=TIMEOUT, limits=httpx.Limits(
+                max_connections=CONCURRENCY, max_keepalive_connections=0)) as client:
 
             async def register(body: dict[str, object]) -> dict[str, str] | None:
                 while True:

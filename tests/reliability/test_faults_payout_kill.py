@@ -156,7 +156,6 @@ def balance(w3: Web3, token: str, wallet: str) -> int:
     return int(contract.functions.balanceOf(Web3.to_checksum_address(wallet)).call())
 
 
-@pytest.mark.slow
 def test_a_payout_process_killed_at_every_step_in_turn_pays_everyone_exactly_once(
         database_url: str, tmp_path: Path) -> None:
     assert ANVIL is not None, "anvil not installed: run `npm install` at the repo root (@foundry-rs/anvil)"
