@@ -17,6 +17,8 @@ from .conftest import Credentials, RunningServer, assert_envelope, registration_
 
 INJECTIONS = [
     "' OR 1=1 --",
+    "\u00b2",  # found by the fuzz: a superscript two passes str.isdigit() but not int(): a 500
+    "\u0663",  # an Arabic-Indic three: int() reads it, but no ASCII client means it
     "'; DROP TABLE far_api_keys; --",
     '" OR ""="',
     "1; SELECT pg_sleep(3)",

@@ -27,7 +27,7 @@ def payouts_of(call: Call) -> Payouts:
 
 def _limit(call: Call) -> int:
     raw = call.request.query_params.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= 500:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 500:
         raise InvalidRequestError("limit must be an integer from 1 to 500.", code="validation_error", param="limit",
                                   status=422)
     return int(raw)

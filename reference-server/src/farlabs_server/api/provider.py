@@ -68,7 +68,7 @@ async def stats(call: Call) -> ProviderStats:
 async def earnings(call: Call) -> ProviderEarnings:
     wallet = allowed_wallet(call)
     raw = call.request.query_params.get("days", "30")
-    if not raw.isdigit() or not 1 <= int(raw) <= 366:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 366:
         raise InvalidRequestError("days must be an integer from 1 to 366.", code="validation_error", param="days",
                                   status=422)
     async with call.ctx.db.pool.acquire() as conn:
