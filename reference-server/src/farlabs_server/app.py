@@ -12,8 +12,8 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Match
 
 from .api import all_endpoints, dashboard
@@ -73,6 +73,12 @@ def _allowed_methods(request: Request) -> str:
 async def _connection_lost(request: Request, exc: Exception) -> JSONResponse:
     log.warning("the database connection was lost during a request", extra={"error": type(exc).__name__})
     return _error_response(request, DatabaseUnavailable())
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """The client hung up before its whole request arrived: nobody to answer, and no fault of ours."""
+    log.info("the client disconnected before sending its whole request")
+    return Response(status_code=499)  # nginx's "client closed request", for the access log and metrics
 
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
@@ -140,7 +146,8 @@ def create_app(
 
     app = Starlette(
         routes=[ep.route() for ep in endpoints] + dashboard.ROUTES,  # static files: not in the OpenAPI document
-        exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _unhandled,
+        exception_handlers={ApiError: _api_error, HTTPException: _http_error, ClientDisconnect: _client_gone,
+                            Exception: _unhandled,
                             **dict.fromkeys(CONNECTION_LOST, _connection_lost)},
         lifespan=lifespan,
     )
