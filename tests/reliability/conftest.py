@@ -50,6 +50,9 @@ def _free_port() -> int:
     return port
 
 
+_BUG_MARKS = ('"unhandled error"', "Exception in ASGI application", "Fatal Python error")
+
+
 @pytest.fixture(scope="session")
 def server() -> Iterator[RunningServer]:
     work = Path(tempfile.mkdtemp(prefix="farlabs-reliability-"))
@@ -86,6 +89,11 @@ def server() -> Iterator[RunningServer]:
                 pytest.fail(f"the server never became ready:\n{running.log()[-4000:]}")
             time.sleep(0.1)
         yield running
+        # Whatever the tests sent, the process must still be up and must never have hit a bug (a 500 or a
+        # crash that a test might have read as some other failure).
+        assert proc.poll() is None, f"the server died ({proc.returncode}):\n{running.log()[-4000:]}"
+        bugs = [line for line in running.log().splitlines() if any(mark in line for mark in _BUG_MARKS)]
+        assert not bugs, "the server logged bugs:\n" + "\n".join(line[:2000] for line in bugs[:5])
     finally:
         proc.terminate()
         try:

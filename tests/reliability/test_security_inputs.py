@@ -5,6 +5,7 @@ or, where the text is legitimate, is stored verbatim (parameters, never SQL text
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Callable, Iterator
 from urllib.parse import quote
@@ -38,13 +39,17 @@ def client(server: RunningServer, credentials: Credentials) -> Iterator[httpx.Cl
 
 @pytest.mark.parametrize("payload", INJECTIONS)
 def test_sql_in_path_parameters(client: httpx.Client, db_snapshot: Snapshot, payload: str) -> None:
-    before, started = db_snapshot(), time.monotonic()
+    before = db_snapshot()
     p = quote(payload, safe="")
-    assert_envelope(client.get(f"/models/{p}/nodes"), 404, "not_found_error", "model_not_found")
-    assert_envelope(client.get(f"/provider/{p}/stats"), 422, "invalid_request_error", "validation_error")
-    assert_envelope(client.delete(f"/admin/keys/{p}"), 404, "not_found_error", "api_key_not_found")
-    assert_envelope(client.get(f"/admin/payouts/batches/{p}"), 404, "not_found_error", "batch_not_found")
-    assert time.monotonic() - started < 2.5  # nothing ran pg_sleep
+    for method, path, status, type_, code in [
+        ("GET", f"/models/{p}/nodes", 404, "not_found_error", "model_not_found"),
+        ("GET", f"/provider/{p}/stats", 422, "invalid_request_error", "validation_error"),
+        ("DELETE", f"/admin/keys/{p}", 404, "not_found_error", "api_key_not_found"),
+        ("GET", f"/admin/payouts/batches/{p}", 404, "not_found_error", "batch_not_found"),
+    ]:
+        started = time.monotonic()
+        assert_envelope(client.request(method, path), status, type_, code)
+        assert time.monotonic() - started < 3, "the payload's pg_sleep(3) ran"
     assert db_snapshot() == before  # in particular: no key revoked
 
 
@@ -246,3 +251,21 @@ def test_no_body_is_an_empty_object_but_whitespace_is_no_json(server: RunningSer
     for blank in (b"\r", b" \n\t"):  # found by the fuzz: whitespace was read as {}
         assert_envelope(httpx.post(server.url + "/nodes/heartbeat", headers=node, content=blank), 400,
                         "invalid_request_error", "invalid_json")
+
+
+def test_stalled_and_truncated_bodies_block_no_one_and_write_nothing(server: RunningServer,
+                                                                    db_snapshot: Snapshot) -> None:
+    before = db_snapshot()
+    address = httpx.URL(server.url)
+    head = (b"POST /nodes/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100000\r\n\r\n" + b'{"wallet_address": "0x')
+    with socket.create_connection((address.host, address.port)) as stalled, \
+            socket.create_connection((address.host, address.port)) as truncated:
+        stalled.sendall(head)  # ...and nothing more, for now
+        truncated.sendall(head)
+        truncated.shutdown(socket.SHUT_WR)  # the client gives up half-way
+        for _ in range(3):
+            started = time.monotonic()
+            assert httpx.get(server.url + "/healthz", timeout=5).status_code == 200
+            assert time.monotonic() - started < 2
+    assert db_snapshot() == before
