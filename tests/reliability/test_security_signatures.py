@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -124,3 +125,23 @@ def test_reregistering_retires_the_old_token_everywhere(client: httpx.Client) ->
     # The gateway token (the coordinator's secret for the node's gateway) is no node credential either.
     assert_envelope(heartbeat(client, new["gateway_token"]), 401, "authentication_error", "wrong_credential_kind")
     assert heartbeat(client, new["node_token"]).status_code == 200
+
+
+def test_a_signature_raced_from_many_connections_is_spent_once(server: RunningServer, client: httpx.Client,
+                                                               sql: Callable[..., list[object]]) -> None:
+    """The replay check holds under concurrency: 16 copies of one registration, and of one sign-in, at once."""
+    wallet, node = Account.create(), Account.create()
+    registration = registration_body(wallet, node)
+    signed_in = sign_in_signature(client, Account.create())
+
+    def post(path_and_body: tuple[str, dict[str, object]]) -> int:
+        path, body = path_and_body
+        with httpx.Client(base_url=server.url, timeout=30) as own:
+            return own.post(path, json=body).status_code
+
+    for path, body, ok in (("/nodes/register", registration, 201), ("/auth/wallet/verify", signed_in, 200)):
+        with ThreadPoolExecutor(16) as pool:
+            statuses = sorted(pool.map(post, [(path, body)] * 16))
+        assert statuses == [ok] + [401] * 15, (path, statuses)
+    rows = sql("SELECT count(*) AS n FROM far_nodes WHERE node_address = $1", node.address.lower())
+    assert rows[0]["n"] == 1  # type: ignore[index]
