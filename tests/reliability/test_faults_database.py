@@ -195,10 +195,11 @@ def test_a_stream_that_outlives_a_database_restart_is_recorded_and_charged_once(
                 elif line.startswith("data:"):
                     events.append((event, json.loads(line.split(":", 1)[1])))
                     event = "message"
-                    if len(events) == tokens - 2:  # the last tokens and the recording fall into the outage
+                    if len(events) == tokens - 4:  # the last tokens and the recording fall into the outage
                         server.stop_database()
-                        time.sleep(1.5)
+                        time.sleep(2.5)
                         server.start_database()
+        assert "database unavailable while recording a session" in server.log()  # the fault hit the recording
         kinds = [k for k, _ in events]
         assert kinds == ["message"] * tokens + ["done"], events[-1]
         done = events[-1][1]

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
 
+import asyncpg
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
@@ -22,7 +23,7 @@ from .api.openapi import build_openapi
 from .auth import keys
 from .context import ServerContext, load_server_secret, utc_now
 from .coordinator.engine import Coordinator, CoordinatorConfig
-from .db import CONNECTION_LOST, Database, DatabaseUnavailable, open_database
+from .db import CONNECTION_LOST, Database, DatabaseUnavailable, connection_was_lost, open_database
 from .errors import ApiError, InvalidRequestError, NotFound
 from .payouts.scheduler import start_payouts
 from .settings import Settings
@@ -71,6 +72,8 @@ def _allowed_methods(request: Request) -> str:
 
 
 async def _connection_lost(request: Request, exc: Exception) -> JSONResponse:
+    if not connection_was_lost(exc):  # an InterfaceError of another kind is a bug
+        return await _unhandled(request, exc)
     log.warning("the database connection was lost during a request", extra={"error": type(exc).__name__})
     return _error_response(request, DatabaseUnavailable())
 
@@ -148,7 +151,7 @@ def create_app(
         routes=[ep.route() for ep in endpoints] + dashboard.ROUTES,  # static files: not in the OpenAPI document
         exception_handlers={ApiError: _api_error, HTTPException: _http_error, ClientDisconnect: _client_gone,
                             Exception: _unhandled,
-                            **dict.fromkeys(CONNECTION_LOST, _connection_lost)},
+                            **dict.fromkeys((*CONNECTION_LOST, asyncpg.InterfaceError), _connection_lost)},
         lifespan=lifespan,
     )
     from prometheus_client import CollectorRegistry

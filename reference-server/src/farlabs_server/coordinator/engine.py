@@ -23,7 +23,7 @@ import anyio
 import httpx
 
 from ..context import ServerContext
-from ..db import CONNECTION_LOST, DatabaseUnavailable
+from ..db import DatabaseUnavailable, connection_was_lost
 from ..errors import (
     ApiError,
     Conflict,
@@ -304,8 +304,9 @@ class Generation:
         while True:
             try:
                 return await self._record(status, error_type, started)
-            except (DatabaseUnavailable, *CONNECTION_LOST):
-                if time.monotonic() + delay_s > give_up:
+            except Exception as error:
+                lost = isinstance(error, DatabaseUnavailable) or connection_was_lost(error)
+                if not lost or time.monotonic() + delay_s > give_up:
                     raise
                 log.warning("database unavailable while recording a session; retrying",
                             extra={"session_id": str(self.session_id)})

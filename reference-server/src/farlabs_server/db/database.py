@@ -29,6 +29,18 @@ CONNECTION_LOST = (asyncpg.PostgresConnectionError, asyncpg.AdminShutdownError, 
                    asyncpg.CannotConnectNowError, asyncpg.InternalClientError)
 
 
+def connection_was_lost(error: BaseException) -> bool:
+    """Whether this error (or one it arose from) is PostgreSQL going away. asyncpg's InterfaceError says
+    "the underlying connection is closed" when a transaction ends on a connection the server dropped."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, CONNECTION_LOST) or (
+                isinstance(seen, asyncpg.InterfaceError) and "connection is closed" in str(seen)):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 class DatabaseUnavailable(Overloaded):
     """PostgreSQL cannot be reached right now: a 503 the client may retry, never a 500."""
 
