@@ -1,11 +1,12 @@
 """The payout process SIGKILLed at every step of the tracker, one run after another (fault injection, issue 9).
 
 `farlabs-server payouts run` runs as a real process against a real chain (anvil, kept running) and its own
-PostgreSQL. Each run is stopped at a different step — plan saved (contributions reserved), signed, broadcast,
-confirmed, inside the mark-paid transaction, after it — by a test hook that parks the process there, and the
-test kills it with SIGKILL from outside (no cleanup, no finally, its connections and advisory lock simply
-vanish). Three batches, so runs die at different batches. Then one clean run: every recipient is paid exactly
-once (on chain, to the wei), every contribution is marked paid once, by the transaction that paid its batch.
+PostgreSQL. Each run is stopped at a different step — contributions reserved but the plan not yet committed,
+plan saved, signed, broadcast, confirmed, inside the mark-paid transaction, after it — by a test hook that
+parks the process there, and the test kills it with SIGKILL from outside (no cleanup, no finally, its
+connections and advisory lock simply vanish). Three batches, so runs die at different batches. Then one clean
+run: every recipient is paid exactly once (on chain, to the wei), every contribution is marked paid once, by the
+transaction that paid its batch.
 
 reference-server/tests/payouts/test_restart_on_anvil.py covers one crash (os._exit) then a rerun, per step;
 this chains the kills across consecutive runs and several batches.
@@ -39,27 +40,41 @@ from farlabs_server.payouts.contracts import load_artifact
 
 ANVIL = find_anvil()
 # Parks the real CLI at one tracker step (after doing it) until the test kills it.
+# "plan_reserved_uncommitted": the plan's batches are written and its contributions reserved, inside a transaction
+# that has not committed yet (save_plan's own transaction, run as a savepoint of an outer one that stays open).
 PARK_AT = """
 import os, sys, time
 from pathlib import Path
 from farlabs_server.payouts import tracker
 from farlabs_server.cli import main
 
-original = tracker.PayoutTracker._step
+def park(batch):
+    marker = Path(os.environ["PARK_MARKER"])
+    marker.with_suffix(".tmp").write_text(batch.batch_key if batch is not None else "-")
+    marker.with_suffix(".tmp").rename(marker)  # whole, or not there
+    time.sleep(3600)
+
+original_step, original_save_plan = tracker.PayoutTracker._step, tracker.store.save_plan
 
 def step(self, name, batch):
-    original(self, name, batch)
+    original_step(self, name, batch)
     if name == os.environ["PARK_AT_STEP"]:
-        marker = Path(os.environ["PARK_MARKER"])
-        marker.with_suffix(".tmp").write_text(batch.batch_key if batch is not None else "-")
-        marker.with_suffix(".tmp").rename(marker)  # whole, or not there
-        time.sleep(3600)
+        park(batch)
+
+async def save_plan(conn, *args, **kwargs):
+    async with conn.transaction():
+        ids = await original_save_plan(conn, *args, **kwargs)
+        if os.environ["PARK_AT_STEP"] == "plan_reserved_uncommitted":
+            park(None)
+        return ids
 
 tracker.PayoutTracker._step = step
+tracker.store.save_plan = save_plan
 sys.exit(main(["payouts", "run"]))
 """
 # What each consecutive run dies at; the tracker reaches each of them in this order over 3 batches.
-KILL_SEQUENCE = ["after_plan", "after_sign", "after_broadcast", "after_confirm", "before_mark_paid", "after_mark_paid"]
+KILL_SEQUENCE = ["plan_reserved_uncommitted", "after_plan", "after_sign", "after_broadcast", "after_confirm",
+                 "before_mark_paid", "after_mark_paid"]
 OWED_FAR = ["10", "12.5", "33.000000000000000001", "10.1", "11", "250.25", "19.999999999999999999"]
 
 
@@ -162,7 +177,12 @@ def test_a_payout_process_killed_at_every_step_in_turn_pays_everyone_exactly_onc
     owed = anyio.run(seed, database_url)
     with AnvilNode(ANVIL) as node:
         env = cli_env(database_url, node.url)
-        parked_at = [run_and_kill_at(step, env, tmp_path) for step in KILL_SEQUENCE]
+        run_and_kill_at(KILL_SEQUENCE[0], env, tmp_path)
+        # A plan killed before its commit left nothing: no batch, no contribution reserved.
+        assert sql(database_url, "SELECT count(*) FROM far_payment_batches")[0][0] == 0
+        assert sql(database_url, "SELECT count(*) FROM far_session_contributions WHERE payment_batch_id IS NOT NULL"
+                   )[0][0] == 0
+        parked_at = [run_and_kill_at(step, env, tmp_path) for step in KILL_SEQUENCE[1:]]
         # The kills fell on different batches: the first batch's signing, then the second one's later steps.
         batches = sql(database_url, "SELECT batch_key, status FROM far_payment_batches ORDER BY created_at, batch_key")
         assert len(batches) == 3 and parked_at[0] == "-"
