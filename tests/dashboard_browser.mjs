@@ -1,7 +1,7 @@
 // The provider dashboard in a real headless Chromium (Debian's, driven by playwright-core), against the real mesh
 // that tests/test_dashboard_browser.py prepared: a node online, a finished session, a confirmed payout.
 //
-// In:  FARLABS_BASE_URL, FARLABS_WALLET_KEY (the provider wallet's hex key: the page's "browser wallet" signs with
+// In:  FARLABS_BASE_URL, FARLABS_API_KEY (for the playground), FARLABS_WALLET_KEY (the provider wallet's hex key: the page's "browser wallet" signs with
 //      it), FARLABS_DASHBOARD_LINK (what `far-node dashboard` printed), FARLABS_NODE_NAME, FARLABS_CHROMIUM,
 //      FARLABS_ARTIFACTS (screenshots go there).
 // Out: one JSON line of what the page showed; the Python test asserts on it. Any page error fails the run.
@@ -99,6 +99,14 @@ try {
       if (p) window.__lengths.add(p.textContent.length);
     }).observe(document.body, { subtree: true, childList: true, characterData: true });
   });
+  // inference is billed to an API key: a wallet sign-in alone cannot stream (the server says 403). A wrong key is
+  // refused with the server's message; the right one is traded for a short-lived token, and the key is not kept.
+  seen.playgroundAsksForKey = await page.getByLabel('API key').count();
+  await page.getByLabel('API key').fill('fl_not-a-real-key');
+  await page.getByRole('button', { name: 'Use key' }).click();
+  seen.badKeyError = await page.locator('.playground .error').innerText();
+  await page.getByLabel('API key').fill(env('FARLABS_API_KEY'));
+  await page.getByRole('button', { name: 'Use key' }).click();
   await page.getByPlaceholder('Ask the mesh…').fill('Say something about the sea.');
   await page.getByRole('button', { name: 'Send' }).click();
   await page.getByRole('button', { name: 'Stop' }).waitFor({ timeout: 15000 });
@@ -106,6 +114,7 @@ try {
   seen.answer = await text(page, '.playground p.assistant');
   seen.streamedLengths = await page.evaluate(() => window.__lengths.size);
   seen.playgroundError = await page.locator('.playground .error').count();
+  seen.keyKept = await page.evaluate((key) => Object.values(sessionStorage).some((v) => v.includes(key)), env('FARLABS_API_KEY'));
 
   // --- live update: the answer just credited this wallet's node; the page shows it without a reload ---------
   await page.waitForFunction((before) => {

@@ -57,7 +57,7 @@ def test_dashboard_in_chromium(mesh: LocalMesh, api_key: str, admin_headers: dic
     assert paid["amount_far"] > 0
 
     link = mesh.dashboard_link("node-a")
-    env = {**os.environ, "FARLABS_BASE_URL": mesh.url, "FARLABS_WALLET_KEY": key_of(mesh, "node-a"),
+    env = {**os.environ, "FARLABS_BASE_URL": mesh.url, "FARLABS_API_KEY": api_key, "FARLABS_WALLET_KEY": key_of(mesh, "node-a"),
            "FARLABS_DASHBOARD_LINK": link, "FARLABS_NODE_NAME": "node-a", "FARLABS_CHROMIUM": str(CHROMIUM),
            "FARLABS_ARTIFACTS": str(ARTIFACTS)}
     node = shutil.which("node")
@@ -75,7 +75,8 @@ def test_dashboard_in_chromium(mesh: LocalMesh, api_key: str, admin_headers: dic
     assert seen["earningsByNode"].startswith("node-a ") and "tokens" in seen["earningsByNode"]
     assert seen["paymentTx"] == batch["tx_hash"] and batch["tx_hash"][:10] in seen["paymentRow"]
     assert seen["answer"].startswith("assistant:") and len(seen["answer"]) > len("assistant: ")
-    assert seen["playgroundError"] == 0
+    assert seen["playgroundAsksForKey"] == 1 and "Invalid or revoked API key" in seen["badKeyError"]
+    assert seen["playgroundError"] == 0 and seen["keyKept"] is False  # only the short-lived token is kept
     assert seen["streamedLengths"] >= 2  # the answer grew token by token, not in one piece
     assert Decimal(seen["after"]["unpaid"]) > Decimal(seen["before"]["unpaid"])  # live, without a reload
     assert seen["desktopOverflowPx"] <= 0

@@ -25,10 +25,11 @@ from .conftest import Credentials, RunningServer, assert_envelope
 
 ENDPOINTS = all_endpoints()
 PROTECTED = [ep for ep in ENDPOINTS if ep.auth != "public"]
-APP_OR_ADMIN = [ep for ep in PROTECTED if ep.auth in ("app", "admin")]
+APP_OR_ADMIN = [ep for ep in PROTECTED if ep.auth in ("app", "provider", "admin")]
+APP = [ep for ep in PROTECTED if ep.auth == "app"]
 ADMIN = [ep for ep in PROTECTED if ep.auth == "admin"]
 NODE = [ep for ep in PROTECTED if ep.auth == "node"]
-PROVIDER = [ep for ep in PROTECTED if ep.path.startswith("/provider/{wallet}/")]
+PROVIDER = [ep for ep in PROTECTED if ep.auth == "provider"]
 
 # The whole list of routes anyone may call without a credential (docs/protocol.md, "Credentials"; node
 # registration and wallet sign-in prove themselves with signatures). Adding to it is a security decision.
@@ -169,9 +170,23 @@ def test_provider_data_is_its_owners_and_the_admins(server: RunningServer, crede
     assert call(server, ep, f"Bearer {credentials.admin_key}", wallet=own).status_code == 200
 
 
+def test_provider_tokens_are_taken_by_the_provider_data_routes_only() -> None:
+    assert {ep.path for ep in PROVIDER} == {ep.path for ep in ENDPOINTS if ep.path.startswith("/provider/{wallet}/")}
+
+
+@pytest.mark.parametrize("ep", APP, ids=_ids)
+def test_a_provider_token_buys_no_inference_or_anything_else(server: RunningServer, credentials: Credentials,
+                                                             ep: Endpoint, db_snapshot: Callable[[], object]) -> None:
+    """A wallet costs nothing to make, so its sign-in must not reach inference (unbilled) or any other app route."""
+    before = db_snapshot()
+    assert_envelope(call(server, ep, f"Bearer {credentials.provider_token}"), 403, "permission_error",
+                    "provider_token_scope")
+    assert db_snapshot() == before
+
+
 def test_a_provider_token_cannot_mint_tokens_or_be_stretched(server: RunningServer, credentials: Credentials) -> None:
     assert_envelope(httpx.post(server.url + "/auth/token", headers={"Authorization": f"Bearer {credentials.provider_token}"}),
-                    403, "permission_error", "provider_token")
+                    403, "permission_error", "provider_token_scope")
     # Re-signing its claims with a wallet of our choosing needs the server secret.
     header, payload, _ = credentials.provider_token.split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))

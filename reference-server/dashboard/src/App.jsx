@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { FarMesh } from '@farlabs/sdk';
 import { FarMeshProvider, useFarMesh } from '@farlabs/sdk/react';
-import { clearToken, takeToken, walletOf, walletSignIn } from './token.js';
+import { appTokenFromKey, clearToken, loadAppToken, storeAppToken, takeToken, walletOf, walletSignIn } from './token.js';
 
 const POLL_MS = 5000;
 
@@ -99,34 +99,55 @@ export function PaymentHistory({ state }) {
   );
 }
 
-function Playground() {
+function Chat({ onForgetKey }) {
   const { messages, send, loading, error, stop } = useFarMesh();
   const [text, setText] = useState('');
   const submit = (e) => { e.preventDefault(); if (text.trim()) { send(text); setText(''); } };
+  return (<>
+    {messages.map((m, i) => <p key={i} className={m.role}><b>{m.role}:</b> {typeof m.content === 'string' ? m.content : ''}</p>)}
+    {error && <p className="error">{error.message}</p>}
+    <form onSubmit={submit}><input value={text} onChange={(e) => setText(e.target.value)} placeholder="Ask the mesh…" />
+      {loading ? <button type="button" onClick={stop}>Stop</button> : <button>Send</button>}</form>
+    <button type="button" className="link" onClick={onForgetKey}>Use another API key</button>
+  </>);
+}
+
+/** Streams through useFarMesh. Inference is billed to an API key, never to a wallet sign-in (which anyone can make),
+ * so the playground asks for one and trades it for a short-lived token (see token.js). */
+function Playground() {
+  const [token, setToken] = useState(loadAppToken);
+  const [draft, setDraft] = useState('');
+  const [err, setErr] = useState(null);
+  const mesh = useMemo(() => token && new FarMesh({ apiKey: token, baseURL: window.location.origin }), [token]);
+  const use = (e) => {
+    e.preventDefault();
+    if (!draft.trim()) return;
+    appTokenFromKey(draft.trim()).then((t) => { storeAppToken(t); setToken(t); setDraft(''); setErr(null); }, setErr);
+  };
+  const forget = () => { storeAppToken(null); setToken(null); };
   return (
     <section className="card playground"><h2>Playground</h2>
-      {messages.map((m, i) => <p key={i} className={m.role}><b>{m.role}:</b> {typeof m.content === 'string' ? m.content : ''}</p>)}
-      {error && <p className="error">{error.message}</p>}
-      <form onSubmit={submit}><input value={text} onChange={(e) => setText(e.target.value)} placeholder="Ask the mesh…" />
-        {loading ? <button type="button" onClick={stop}>Stop</button> : <button>Send</button>}</form>
+      {mesh ? <FarMeshProvider client={mesh}><Chat onForgetKey={forget} /></FarMeshProvider> : (<>
+        <p className="muted">Try the mesh with an API key (<code>fl_…</code>) from this server&apos;s operator.</p>
+        <form onSubmit={use}><input type="password" aria-label="API key" value={draft} onChange={(e) => setDraft(e.target.value)}
+          placeholder="fl_…" autoComplete="off" /><button>Use key</button></form>
+        {err && <p className="error">{err.message}</p>}</>)}
     </section>
   );
 }
 
 function Dashboard({ token, wallet, onSignOut }) {
-  const mesh = useMemo(() => new FarMesh({ apiKey: token, baseURL: window.location.origin }), [token]);
+  const mesh = useMemo(() => new FarMesh({ apiKey: token, baseURL: window.location.origin }), [token]); // provider data
   const p = useMemo(() => mesh.provider(wallet), [mesh, wallet]);
   const expired = useCallback(() => onSignOut('Your sign-in has expired or is not valid here. Sign in again.'), [onSignOut]);
   const nodes = usePoll(useMemo(() => () => p.nodes(), [p]), expired);
   const earnings = usePoll(useMemo(() => () => p.earnings(), [p]), expired);
   const payments = usePoll(useMemo(() => () => p.payments(), [p]), expired);
-  return (
-    <FarMeshProvider client={mesh}>
+  return (<>
       <header><h1>Far Mesh</h1><code>{wallet}</code><button onClick={() => onSignOut(null)}>Sign out</button></header>
       <main><NodeStatus state={nodes} /><HardwareStats state={nodes} /><EarningsChart state={earnings} />
         <PaymentHistory state={payments} /><Playground /></main>
-    </FarMeshProvider>
-  );
+  </>);
 }
 
 export function App() {

@@ -12,7 +12,20 @@ export function takeToken() {
 }
 
 export function storeToken(t) { sessionStorage.setItem(KEY, t); }
-export function clearToken() { sessionStorage.removeItem(KEY); }
+export function clearToken() { sessionStorage.removeItem(KEY); storeAppToken(null); }
+
+// The playground's credential: inference is billed to an API key, not to a wallet sign-in. The key itself is used
+// once, to mint a short-lived JWT (`POST /auth/token`); only that token is kept, and only in this tab.
+const APP_TOKEN = 'farlabs.dashboard.appToken';
+export function loadAppToken() { return sessionStorage.getItem(APP_TOKEN); }
+export function storeAppToken(t) { if (t) sessionStorage.setItem(APP_TOKEN, t); else sessionStorage.removeItem(APP_TOKEN); }
+
+export async function appTokenFromKey(apiKey) {
+  const r = await fetch('/auth/token', { method: 'POST', headers: { authorization: `Bearer ${apiKey}` } });
+  const j = await r.json().catch(() => null);
+  if (!r.ok) throw new Error(j?.error?.message ?? `The server answered ${r.status}.`);
+  return j.access_token;
+}
 
 /** The wallet a provider token was issued for (its `sub`), read without verifying: the server verifies. */
 export function walletOf(token) {

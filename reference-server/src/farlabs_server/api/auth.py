@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..auth import keys
 from ..auth.jwt import issue_jwt
-from ..errors import PermissionDenied
 from .routing import Call, Endpoint
 
 
@@ -59,9 +58,7 @@ def _info(record: keys.ApiKeyRecord) -> dict[str, object]:
 async def token(call: Call) -> TokenResponse:
     """Trade an API key for a short-lived JWT with the same rights (for browsers and edge functions)."""
     principal = call.principal
-    assert principal is not None
-    if principal.role == "provider":
-        raise PermissionDenied("A provider token cannot mint tokens.", code="provider_token")
+    assert principal is not None and principal.role != "provider"  # auth="app" refuses provider tokens
     body = call.body or TokenRequest()
     ttl = min(body.ttl_s or call.ctx.settings.jwt_ttl_s, call.ctx.settings.jwt_ttl_s)
     claims = {"key": str(principal.api_key_id)} if principal.api_key_id else {}

@@ -117,13 +117,14 @@ async def node_dashboard_token(call: Call) -> ProviderToken:
 
 
 ENDPOINTS = [
-    Endpoint("GET", "/provider/{wallet}/stats", stats, "A provider's totals", "provider", response_model=ProviderStats),
+    Endpoint("GET", "/provider/{wallet}/stats", stats, "A provider's totals", "provider", auth="provider",
+             response_model=ProviderStats),
     Endpoint("GET", "/provider/{wallet}/earnings", earnings, "FAR per day, by node, paid vs unpaid", "provider",
-             response_model=ProviderEarnings, query={"days": "window in days (1-366, default 30)"}),
+             auth="provider", response_model=ProviderEarnings, query={"days": "window in days (1-366, default 30)"}),
     Endpoint("GET", "/provider/{wallet}/payments", payments, "Payment batches with transaction hashes", "provider",
-             response_model=ProviderPayments),
+             auth="provider", response_model=ProviderPayments),
     Endpoint("GET", "/provider/{wallet}/nodes", nodes, "The wallet's nodes: status, uptime, hardware, blocks",
-             "provider", response_model=ProviderNodes),
+             "provider", auth="provider", response_model=ProviderNodes),
     Endpoint("POST", "/auth/wallet/challenge", challenge, "A message for a wallet to sign (provider sign-in)", "auth",
              auth="public", request_model=ChallengeRequest, response_model=Challenge),
     Endpoint("POST", "/auth/wallet/verify", sign_in, "Exchange a signed challenge for a provider token", "auth",

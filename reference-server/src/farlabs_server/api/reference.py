@@ -16,11 +16,12 @@ REGENERATE = "farlabs-server openapi --markdown --output docs/api-reference.md"
 
 AUTH_KINDS = {
     "public": "none",
-    "app": "app credential: an API key `fl_…`, or a JWT from `POST /auth/token` or the wallet sign-in",
+    "app": "app credential: an API key `fl_…`, or a JWT from `POST /auth/token`",
+    "provider": "an app credential, or the wallet's provider token (from the wallet sign-in or `far-node dashboard`)",
     "admin": "admin credential: an admin API key, or a JWT minted from one",
     "node": "node token `fn_…` from `POST /nodes/register`",
 }
-_AUTH_SHORT = {"public": "public", "app": "app", "admin": "admin", "node": "node"}
+_AUTH_SHORT = {"public": "public", "app": "app", "provider": "provider", "admin": "admin", "node": "node"}
 _CONSTRAINTS = [("minimum", "≥ {}"), ("exclusiveMinimum", "> {}"), ("maximum", "≤ {}"), ("exclusiveMaximum", "< {}"),
                 ("minLength", "min length {}"), ("maxLength", "max length {}"), ("minItems", "min items {}"),
                 ("maxItems", "max items {}"), ("pattern", "pattern `{}`")]

@@ -22,7 +22,10 @@ from ..auth import Principal, authenticate_app, authenticate_node, node_token_ha
 from ..context import ServerContext
 from ..errors import InvalidRequestError, PermissionDenied, ValidationFailed
 
-Auth = Literal["public", "app", "admin", "node"]
+# public: anyone; app: an API key or a JWT minted from one; provider: those, or a wallet's provider sign-in (which
+# reads that wallet's provider data and nothing else: a wallet costs nothing to make, so it must not buy inference);
+# admin: an admin key or its JWT; node: a node token.
+Auth = Literal["public", "app", "provider", "admin", "node"]
 
 
 @dataclass
@@ -85,10 +88,13 @@ class Endpoint:
                 call.node_token_hash = node_token_hash(request.headers.get("authorization"))
             elif self.auth == "node":
                 call.node_id = await authenticate_node(ctx, request.headers.get("authorization"))
-            elif self.auth in ("app", "admin"):
+            elif self.auth in ("app", "provider", "admin"):
                 call.principal = await authenticate_app(ctx, request.headers.get("authorization"))
                 if self.auth == "admin" and not call.principal.is_admin:
                     raise PermissionDenied("This endpoint needs an admin credential.", code="admin_only")
+                if self.auth == "app" and call.principal.role == "provider":
+                    raise PermissionDenied("A provider sign-in reads its wallet's provider data only; use an API key here.",
+                                           code="provider_token_scope")
             if self.request_model is not None:
                 call.body = await parse_body(request, self.request_model)
             result = await self.handler(call)
