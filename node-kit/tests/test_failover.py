@@ -62,3 +62,33 @@ def test_generation_survives_a_server_dying_mid_stream(
         if engine is not None:
             engine.close()
         shutdown_all(nodes)
+
+
+def test_a_session_finalized_on_hivemind_event_loop_thread_does_not_wait_on_itself() -> None:
+    """Petals' own `__del__` blocks on the event loop it runs on when the GC fires there; the fix schedules it."""
+    from farlabs_node.swarm.failover import apply_failover_fix
+
+    apply_failover_fix()
+    from hivemind.moe.client.remote_expert_worker import RemoteExpertWorker
+    from petals.client.inference_session import _ServerInferenceSession
+
+    closed = threading.Event()
+
+    class Session:
+        _outputs_stream: object = object()
+        _inputs_queue: object = object()
+        close = _ServerInferenceSession.close  # Petals' own: waits for the event loop to run _aclose_stream
+
+        async def _aclose_stream(self) -> None:
+            closed.set()
+
+    async def finalize_on_the_loop() -> str:
+        _ServerInferenceSession.__del__(Session())
+        return "returned"
+
+    assert RemoteExpertWorker.run_coroutine(finalize_on_the_loop(), return_future=True).result(timeout=60) == "returned"
+    assert closed.wait(60), "the stream close was never run"
+    closed.clear()
+    elsewhere = Session()
+    _ServerInferenceSession.__del__(elsewhere)  # off the loop thread: Petals' ordinary blocking close
+    assert closed.is_set() and elsewhere._outputs_stream is None

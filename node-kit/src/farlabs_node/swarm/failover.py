@@ -5,11 +5,17 @@ When a server dies mid-generation, `InferenceSession._update_sequence()` gives t
 `step()` fails its "Broken input cache" assertion on every retry. The replacement here replays the whole history
 to the new server (rebuilding its attention cache) and returns only the outputs for the new tokens, so greedy
 output is identical to a run without the fault.
+
+Also here: Petals' `_ServerInferenceSession.__del__` closes its stream with `RemoteExpertWorker.run_coroutine`, which
+waits for hivemind's event-loop thread. When the garbage collector happens to finalize a session on that very
+thread, it waits on itself and the client hangs for good (seen in bench/swarm.py on the second `generate`). The
+replacement schedules the close there instead of waiting for it.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 logger = logging.getLogger("farlabs_node.failover")
@@ -83,8 +89,19 @@ def _replaying_step(self: Any, inputs: Any, prompts: Any, hypo_ids: Any, *, step
     return outputs[0][:, -n_input_tokens:]
 
 
+def _finalize_without_self_wait(self: Any) -> None:
+    from hivemind.moe.client.remote_expert_worker import RemoteExpertWorker
+
+    if getattr(self, "_outputs_stream", None) is None:
+        return  # closed already (or never opened)
+    if threading.current_thread() is RemoteExpertWorker._event_thread:
+        RemoteExpertWorker.run_coroutine(self._aclose_stream(), return_future=True)  # runs after this callback
+        return
+    self.close()
+
+
 def apply_failover_fix() -> None:
-    """Install the replaying step into Petals' client (idempotent)."""
+    """Install the replaying step and the non-blocking finalizer into Petals' client (idempotent)."""
     global _applied
     if _applied:
         return
@@ -94,4 +111,5 @@ def apply_failover_fix() -> None:
     import petals.client.inference_session as inference_session
 
     inference_session._ServerInferenceSession.step = _replaying_step
+    inference_session._ServerInferenceSession.__del__ = _finalize_without_self_wait
     _applied = True
