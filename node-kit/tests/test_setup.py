@@ -136,3 +136,16 @@ def test_dashboard_says_what_is_missing(tmp_path: Path) -> None:
     (tmp_path / "node.token").write_text("fn_stale\n")
     unreachable = dashboard("--server-url", "http://127.0.0.1:9")
     assert unreachable.returncode == 2 and "Could not reach http://127.0.0.1:9" in unreachable.stdout
+
+
+def test_a_loopback_swarm_node_takes_half_the_cores_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    from farlabs_node.config import default_torch_threads
+
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert default_torch_threads("127.0.0.1", "swarm", None) == 1
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    assert default_torch_threads("127.0.0.1", "swarm", "cpu") == 8
+    # elsewhere torch keeps its own choice: a public node, a local-mode node, a GPU node
+    assert default_torch_threads("0.0.0.0", "swarm", None) is None
+    assert default_torch_threads("127.0.0.1", "local", None) is None
+    assert default_torch_threads("127.0.0.1", "swarm", "cuda:0") is None

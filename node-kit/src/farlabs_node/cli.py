@@ -16,6 +16,7 @@ from farlabs_node.config import (
     NODE_KEY_FILENAME,
     NodeConfig,
     bootstrap_peers_from_env,
+    default_torch_threads,
     node_home,
 )
 
@@ -67,7 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--client-update-period", type=float, default=15.0, help="gateway's route refresh, seconds")
     run.add_argument("--request-timeout", type=float, default=30.0, help="gateway's per-request swarm timeout")
     run.add_argument("--heartbeat-interval", type=float, default=30.0, help=argparse.SUPPRESS)
-    run.add_argument("--torch-threads", type=int, help="torch intra-op threads (default: torch's choice)")
+    run.add_argument(
+        "--torch-threads",
+        type=int,
+        help="torch intra-op threads (default: half the cores for a swarm node on loopback, else torch's)",
+    )
     run.add_argument(
         "--ephemeral-identity",
         action="store_true",
@@ -161,10 +166,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from farlabs_node.run import run_node
 
             opts = _run_options(args)
-            if args.torch_threads:
+            threads = args.torch_threads or default_torch_threads(args.host, args.mode, args.device)
+            if threads:
                 import torch
 
-                torch.set_num_threads(args.torch_threads)
+                torch.set_num_threads(threads)
             code = run_node(opts)  # type: ignore[arg-type]
             # Skip interpreter teardown: hivemind's __del__ hooks print tracebacks once its loops are gone,
             # and every child process has already been stopped.

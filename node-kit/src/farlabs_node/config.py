@@ -20,6 +20,20 @@ GATEWAY_TOKEN_FILENAME = "gateway.token"
 NODE_TOKEN_FILENAME = "node.token"  # the running node's discovery token, for `far-node dashboard`
 
 
+def default_torch_threads(host: str, mode: str, device: str | None) -> int | None:
+    """Torch intra-op threads when `--torch-threads` is not given; None keeps torch's own choice (every core).
+
+    A swarm node on loopback shares its machine with at least one more node and a client, and a token passes
+    through them one after another: when each takes every core their thread pools only fight (bench/swarm.py,
+    docs/benchmarks.md). Half the cores each is the default there; elsewhere, torch's.
+    """
+    from farlabs_node.swarm._dht_options import is_loopback
+
+    if mode != "swarm" or not is_loopback(host) or (device or "cpu").startswith("cuda"):
+        return None
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
 def node_home() -> Path:
     """Directory holding the node's config and keys: ``$FARLABS_NODE_HOME`` or ``~/.farlabs-node``."""
     return Path(os.environ.get("FARLABS_NODE_HOME") or Path.home() / ".farlabs-node")
