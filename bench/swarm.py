@@ -14,7 +14,7 @@ the same chat prompt and token count go through every rung of the ladder:
 CPU seconds of each process group (server, node A, node B, worker) are read from /proc around every run, so
 the table also says where the machine's CPU went per token.
 
-Run: .venv/bin/python bench/swarm.py [--rounds 5] [--tokens 48] [--node-threads 1]
+Run: .venv/bin/python bench/swarm.py [--rounds 5] [--tokens 32] [--node-threads N]   (about 4 min)
 """
 
 from __future__ import annotations
@@ -91,10 +91,10 @@ def worker(maddr: str, threads: int) -> None:
 # ----------------------------------------------------------------- CPU accounting
 
 
-def group_cpu_s(pgid: int) -> float:
-    """user+system CPU seconds of every live process in a process group (children's waited time included)."""
+def group_cpu_s(pgid: int) -> tuple[float, float]:
+    """(Python, p2pd) user+system CPU seconds of the live processes in a process group (waited children included)."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0
+    python = p2pd = 0
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
@@ -104,8 +104,12 @@ def group_cpu_s(pgid: int) -> float:
             continue
         fields = stat[stat.rindex(")") + 2:].split()
         if int(fields[2]) == pgid:  # field 5: pgrp
-            total += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
-    return total / tick
+            ticks = sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+            if stat[stat.index("(") + 1:stat.rindex(")")] == "p2pd":
+                p2pd += ticks
+            else:
+                python += ticks
+    return python / tick, p2pd / tick
 
 
 # ----------------------------------------------------------------- the mesh side (runs in .venv)
@@ -160,7 +164,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--worker", metavar="MADDR", help=argparse.SUPPRESS)
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--tokens", type=int, default=48)
+    ap.add_argument("--tokens", type=int, default=32)
     ap.add_argument("--node-threads", type=int, default=0, help="far-node --torch-threads (0: far-node's default)")
     ap.add_argument("--worker-threads", type=int, default=1, help="torch threads of the bare client/local worker")
     ap.add_argument("--rungs", default=",".join(RUNGS))
@@ -255,7 +259,9 @@ def main() -> None:
             for rung in order:
                 before = {g: group_cpu_s(p) for g, p in groups.items()}
                 res = run(rung)
-                res["cpu"] = {g: group_cpu_s(p) - before[g] for g, p in groups.items()}
+                after = {g: group_cpu_s(p) for g, p in groups.items()}
+                res["cpu"] = {g: after[g][0] - before[g][0] for g in groups}
+                res["p2pd"] = sum(after[g][1] - before[g][1] for g in groups)
                 results[rung].append(res)
                 print(f"round {i} {rung:8s} {res['tokens']} tok {res['seconds']:.3f} s "
                       f"{res['tokens'] / res['seconds']:.2f} tok/s", flush=True)
@@ -279,21 +285,27 @@ def report(results: dict[str, list[dict[str, Any]]], args: argparse.Namespace, r
         print(f"\nbare Petals ids == local ids: {same}")
     load = Path("/proc/loadavg").read_text().split()[:3]
     print(f"load average {' '.join(load)}; {os.cpu_count()} CPUs; {args.rounds} rounds x {args.tokens} tokens; "
-          f"node torch threads {args.node_threads or 'default'}\n")
+          f"node torch threads {args.node_threads or 'far-node default'}\n")
     med = {r: statistics.median(x["tokens"] / x["seconds"] for x in results[r]) for r in rungs}
     ms_tok = {r: statistics.median(1000 * x["seconds"] / x["tokens"] for x in results[r]) for r in rungs}
     base = med.get("local")
-    print("| path | tok/s median (min–max) | ms/token | vs local | TTFT ms | CPU s/token: server / node A / node B / worker |")
+    print("| path | tok/s median (min–max) | ms/token | vs local (per round) | TTFT ms "
+          "| CPU ms/token: server / node A / node B / worker (Python) + p2pd |")
     print("|---|---:|---:|---:|---:|---|")
     for r in rungs:
         rates = [x["tokens"] / x["seconds"] for x in results[r]]
         ttfts = [x["ttft"] for x in results[r] if x["ttft"] is not None]
         cpu = {g: statistics.median(x["cpu"][g] / x["tokens"] for x in results[r]) for g in results[r][0]["cpu"]}
+        p2pd = statistics.median(x["p2pd"] / x["tokens"] for x in results[r])
         cpu_s = " / ".join(f"{1000 * cpu[g]:.0f}" for g in ("server", "node-a", "node-b", "worker"))
-        ratio = f"{med[r] / base:.2f}×" if base else "–"
+        cpu_s += f" + {1000 * p2pd:.0f}"
+        # ratio within each round (the load drifts between rounds), then the median of those
+        per_round = [(x["tokens"] / x["seconds"]) / (y["tokens"] / y["seconds"])
+                     for x, y in zip(results[r], results.get("local", []), strict=False)]
+        ratio = f"{med[r] / base:.2f}× ({statistics.median(per_round):.2f}×)" if base else "–"
         ttft = f"{1000 * statistics.median(ttfts):.0f}" if ttfts else "–"
         print(f"| {r} | {med[r]:.2f} ({min(rates):.2f}–{max(rates):.2f}) | {ms_tok[r]:.1f} | {ratio} | {ttft} | "
-              f"{cpu_s} ms (sum {1000 * sum(cpu.values()):.0f}) |")
+              f"{cpu_s} (sum {1000 * (sum(cpu.values()) + p2pd):.0f}) |")
     ladder = [("SDK (sdk − coord)", "sdk", "coord"), ("coordinator (coord − gateway)", "coord", "gateway"),
               ("gateway (gateway − petals)", "gateway", "petals"), ("swarm (petals − local)", "petals", "local")]
     print("\nper-hop overhead, ms/token (medians):")
