@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import itertools
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -103,6 +104,7 @@ def main() -> None:
                 rows.append(asyncio.run(level(url + "/mesh/inference/generate", key, c, args.tokens, proc.pid)))
     finally:
         pg.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
     print(f"concurrent streams of {args.tokens} tokens through the coordinator; FAST SYNTHETIC GATEWAY (no model) "
           f"in the client process; ms; server CPU = % of one core\n")
     print("| streams | errors | TTFT p50 | TTFT p95 | TTFT p99 | ITL p50 | ITL p95 | ITL p99 | wall s | server CPU "

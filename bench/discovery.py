@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -105,6 +106,7 @@ def main() -> None:
                 [proc.pid for _, proc in servers]))
     finally:
         pg.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
     print(f"{args.nodes} registered nodes ({args.nodes / reg_s:.0f} registrations/s, sequential), {args.clients} "
           f"concurrent heartbeat clients for {wall:.1f} s on {args.servers} server process(es); CPU = % of one core "
           f"(the load generator used {own:.0f} %); `uptime`: {os.getloadavg()[0]:.2f}\n")

@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import itertools
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -139,6 +140,7 @@ def main() -> None:
                             results[mode][1].extend(gaps)
     finally:
         pg.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
     print(f"{args.requests} sequential requests × {n} tokens each way, synthetic gateway (no model), "
           f"server in its own process; ms\n")
     print("| path | TTFT p50 | TTFT p95 | TTFT p99 | ITL p50 | ITL p95 | ITL p99 |")

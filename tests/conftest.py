@@ -7,6 +7,7 @@ The node environment (.venv-node) is built by `make test`; these tests fail, not
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,6 +52,7 @@ def mesh() -> Iterator[LocalMesh]:
         yield mesh
     finally:
         mesh.stop_all()
+        shutil.rmtree(work, ignore_errors=True)  # its database and node homes (logs go into failure messages)
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import shutil
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -47,6 +48,7 @@ def pg_server() -> Iterator[PgServer]:
     anyio.run(prepare)
     yield server
     embedded.stop()
+    shutil.rmtree(root, ignore_errors=True)  # a session's databases reach gigabytes: never leave them behind
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -102,6 +103,7 @@ def server() -> Iterator[RunningServer]:
             proc.kill()
             proc.wait()
         pg.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -70,6 +71,7 @@ class ServerProcess:
                 self.proc.kill()
                 self.proc.wait()
         self.stop_database()
+        shutil.rmtree(self.work, ignore_errors=True)
 
     def ready(self) -> bool:
         try:

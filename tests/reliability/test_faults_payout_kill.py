@@ -15,6 +15,7 @@ this chains the kills across consecutive runs and several batches.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -80,7 +81,8 @@ OWED_FAR = ["10", "12.5", "33.000000000000000001", "10.1", "11", "250.25", "19.9
 
 @pytest.fixture
 def database_url() -> Iterator[str]:
-    pg = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="farlabs-faults-payout-")))
+    root = Path(tempfile.mkdtemp(prefix="farlabs-faults-payout-"))
+    pg = EmbeddedPostgres(root)
 
     async def migrate() -> None:
         conn = await asyncpg.connect(pg.dsn())
@@ -92,6 +94,7 @@ def database_url() -> Iterator[str]:
     anyio.run(migrate)
     yield pg.dsn()
     pg.stop()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def sql(dsn: str, query: str, *args: object) -> list[asyncpg.Record]:
