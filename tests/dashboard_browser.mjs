@@ -68,10 +68,8 @@ async function walletPage(signer, screenshot) {
 }
 
 const text = (page, selector) => page.locator(selector).first().innerText();
-const amounts = async (page) => {
-  const [, paid, unpaid] = /([\d.]+) paid · ([\d.]+) unpaid/.exec(await text(page, '.big'));
-  return { paid, unpaid };
-};
+// The exact amounts behind the headline (the page may show them cut short, exact on hover and in data-far).
+const amounts = (page) => page.locator('.big .far').evaluateAll((es) => ({ paid: es[0].dataset.far, unpaid: es[1].dataset.far }));
 
 try {
   // --- desktop: sign in with the "browser wallet" (EIP-191 personal_sign) -------------------------------------
@@ -118,8 +116,8 @@ try {
 
   // --- live update: the answer just credited this wallet's node; the page shows it without a reload ---------
   await page.waitForFunction((before) => {
-    const m = /([\d.]+) paid · ([\d.]+) unpaid/.exec(document.querySelector('.big')?.textContent ?? '');
-    return m && m[2] !== before;
+    const unpaid = document.querySelectorAll('.big .far')[1]?.dataset.far;
+    return unpaid !== undefined && unpaid !== before;
   }, seen.before.unpaid, { timeout: 20000 });
   seen.after = await amounts(page);
   seen.desktopOverflowPx = await overflowPx(page);

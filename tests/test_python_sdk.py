@@ -119,4 +119,5 @@ def test_models_and_provider_calls(mesh: LocalMesh, covered: Any) -> None:
     nodes = provider.nodes().nodes
     assert nodes and nodes[0].status == "online"
     assert provider.earnings().days == 30
-    assert provider.payments().payments == []
+    # test_dashboard_browser may have run a payout in this session already: every payment is then a mined one
+    assert all(p.status == "confirmed" and p.tx_hash and p.amount_far for p in provider.payments().payments)

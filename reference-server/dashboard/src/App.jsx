@@ -33,7 +33,17 @@ function Card({ title, state, empty, children }) {
 }
 
 /** An exact FAR amount from the API ("0.500000000000000000") as people write it ("0.5"); no float rounding. */
-export const far = (s) => { const t = String(s); return t.includes('.') ? t.replace(/0+$/, '').replace(/\.$/, '') : t; };
+export const exactFar = (s) => { const t = String(s); return t.includes('.') ? t.replace(/0+$/, '').replace(/\.$/, '') : t; };
+
+/** The same, cut (never rounded) to 6 decimals or 3 significant digits, whichever is longer; exact on hover
+ * and in `data-far`. */
+export function far(s) {
+  const exact = exactFar(s);
+  const [whole, frac = ''] = exact.split('.');
+  const keep = Math.max(6, frac.search(/[1-9]/) + 3);
+  const shown = frac.length <= keep ? exact : `${whole}.${frac.slice(0, keep)}…`;
+  return <span className="far" data-far={exact} title={`${exact} FAR`}>{shown}</span>;
+}
 
 const ago = (t) => (t ? `${Math.max(0, Math.round(Date.now() / 1000 - Date.parse(t) / 1000))} s ago` : 'never');
 
@@ -71,7 +81,7 @@ export function EarningsChart({ state }) {
         return (<>
           <p className="big">{far(d.paid_far)} paid · {far(d.unpaid_far)} unpaid FAR</p>
           <svg viewBox={`0 0 ${w} ${h}`} role="img" aria-label="FAR per day">
-            {pts.map((v, i) => <rect key={i} x={i * bw + 1} width={bw - 2} y={h - (v / max) * h} height={(v / max) * h}><title>{String(d.daily[i].date)}: {far(d.daily[i].far)} FAR</title></rect>)}
+            {pts.map((v, i) => <rect key={i} x={i * bw + 1} width={bw - 2} y={h - (v / max) * h} height={(v / max) * h}><title>{String(d.daily[i].date)}: {exactFar(d.daily[i].far)} FAR</title></rect>)}
           </svg>
           <p className="axis muted"><span>{String(d.daily[0].date)}</span><span>{String(d.daily[d.daily.length - 1].date)}</span></p>
           <ul className="by-node">{d.by_node.map((n) => <li key={n.node_id}><b>{n.node_name}</b> {far(n.earned_far)} FAR
