@@ -84,8 +84,8 @@ def covered(mesh: LocalMesh, api_key: str) -> dict[str, object]:
         time.sleep(0.3)
 
 
-def db_fetch(mesh: LocalMesh, query: str, *args: object) -> list[asyncpg.Record]:
-    dsn = f"postgresql://postgres:@/postgres?host={mesh.work_dir / 'server-data' / 'pg'}"
+def sql(dsn: str, query: str, *args: object) -> list[asyncpg.Record]:
+    """One statement on its own connection, from synchronous test code (the mesh's and the reliability suite's)."""
 
     async def run() -> list[asyncpg.Record]:
         conn = await asyncpg.connect(dsn)
@@ -95,6 +95,10 @@ def db_fetch(mesh: LocalMesh, query: str, *args: object) -> list[asyncpg.Record]
             await conn.close()
 
     return anyio.run(run)
+
+
+def db_fetch(mesh: LocalMesh, query: str, *args: object) -> list[asyncpg.Record]:
+    return sql(f"postgresql://postgres:@/postgres?host={mesh.work_dir / 'server-data' / 'pg'}", query, *args)
 
 
 def wait_for_final_session(mesh: LocalMesh, request_id: str, timeout_s: float = 15) -> asyncpg.Record:

@@ -6,6 +6,7 @@ Fixtures, plus two small helpers the security tests share; no swarm (inference f
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import shutil
@@ -18,13 +19,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import anyio
 import asyncpg
 import httpx
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
+from conftest import sql as run_sql
 from farlabs_server.db.embedded import EmbeddedPostgres
 from farlabs_server.discovery.signatures import authorization_message, registration_message, sign_message
 
@@ -110,17 +111,7 @@ def server() -> Iterator[RunningServer]:
 def sql(server: RunningServer) -> Callable[..., list[asyncpg.Record]]:
     """Run one statement on the server's database from synchronous test code."""
 
-    def run(query: str, *args: object) -> list[asyncpg.Record]:
-        async def fetch() -> list[asyncpg.Record]:
-            conn = await asyncpg.connect(server.dsn)
-            try:
-                return list(await conn.fetch(query, *args))
-            finally:
-                await conn.close()
-
-        return anyio.run(fetch)
-
-    return run
+    return functools.partial(run_sql, server.dsn)
 
 
 # Columns that change on reads (a key's last use) are left out of the fingerprint.

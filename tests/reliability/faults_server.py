@@ -15,11 +15,11 @@ import time
 from pathlib import Path
 from types import ModuleType, TracebackType
 
-import anyio
 import asyncpg
 import httpx
 from eth_account import Account
 
+from conftest import sql as run_sql
 from farlabs_server.db.embedded import EmbeddedPostgres
 from farlabs_server.discovery.signatures import authorization_message, registration_message, sign_message
 from farlabs_server.localmesh import free_port
@@ -99,15 +99,7 @@ class ServerProcess:
 
     def sql(self, query: str, *args: object) -> list[asyncpg.Record]:
         """One statement on the server's database, from synchronous test code."""
-
-        async def fetch() -> list[asyncpg.Record]:
-            conn = await asyncpg.connect(self.dsn)
-            try:
-                return list(await conn.fetch(query, *args))
-            finally:
-                await conn.close()
-
-        return anyio.run(fetch)
+        return run_sql(self.dsn, query, *args)
 
 
 def load_synthetic_gateway() -> ModuleType:

@@ -33,6 +33,7 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
+from conftest import sql
 from farlabs_server.db.embedded import EmbeddedPostgres
 from farlabs_server.db.migrate import apply_migrations
 from farlabs_server.payouts.amounts import far_to_wei
@@ -95,17 +96,6 @@ def database_url() -> Iterator[str]:
     yield pg.dsn()
     pg.stop()
     shutil.rmtree(root, ignore_errors=True)
-
-
-def sql(dsn: str, query: str, *args: object) -> list[asyncpg.Record]:
-    async def run() -> list[asyncpg.Record]:
-        conn = await asyncpg.connect(dsn)
-        try:
-            return list(await conn.fetch(query, *args))
-        finally:
-            await conn.close()
-
-    return anyio.run(run)
 
 
 async def seed(dsn: str) -> dict[str, int]:
