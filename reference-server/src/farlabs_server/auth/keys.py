@@ -80,12 +80,6 @@ async def revoke_key(conn: asyncpg.Connection, key_id_or_prefix: str) -> ApiKeyR
     return _record(await conn.fetchrow(_SELECT + " WHERE k.id = $1", row["id"]))
 
 
-async def find_active_key(conn: asyncpg.Connection, key: str) -> ApiKeyRecord | None:
-    """The live key with this plaintext, or None (unknown or revoked)."""
-    row = await conn.fetchrow(_SELECT + " WHERE k.key_hash = $1 AND k.revoked_at IS NULL", hash_secret(key))
-    return _record(row) if row else None
-
-
 # The key, and a note that it was used (at most one write per key per minute), in one round trip.
 _USE = """
 WITH live_key AS (""" + _SELECT + """ WHERE k.key_hash = $1 AND k.revoked_at IS NULL),
@@ -98,7 +92,7 @@ SELECT * FROM live_key
 
 
 async def use_active_key(conn: asyncpg.Connection, key: str) -> ApiKeyRecord | None:
-    """find_active_key(), also stamping `last_used_at` when the last stamp is a minute old."""
+    """The live key with this plaintext, or None (unknown or revoked); stamps `last_used_at` once a minute."""
     row = await conn.fetchrow(_USE, hash_secret(key))
     return _record(row) if row else None
 
