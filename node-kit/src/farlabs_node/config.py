@@ -85,6 +85,14 @@ class NodeConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
+    @classmethod
+    def load_or_explain(cls, home: Path) -> NodeConfig | None:
+        """The config, or None after telling the user to run `far-node setup` (for commands that need one)."""
+        config = cls.load(home)
+        if config is None:
+            print(f"Not set up: no config in {home}. Run `far-node setup`.")
+        return config
+
     def save(self, home: Path | None = None) -> Path:
         """Write the config file atomically (mode 0600: it names the wallet and holds its authorization)."""
         path = (home or node_home()) / CONFIG_FILENAME

@@ -16,9 +16,8 @@ from farlabs_node.config import NODE_TOKEN_FILENAME, NodeConfig, node_home
 def print_dashboard_link(server_url: str | None = None) -> int:
     """Print the sign-in link; 0 on success, 1 when the node is not set up or not running, 2 on a server error."""
     home = node_home()
-    config = NodeConfig.load(home)
+    config = NodeConfig.load_or_explain(home)
     if config is None:
-        print(f"Not set up: no config in {home}. Run `far-node setup`.")
         return 1
     server = (server_url or config.server_url).rstrip("/")
     if not server:

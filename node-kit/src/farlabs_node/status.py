@@ -12,9 +12,8 @@ from farlabs_node.config import NODE_KEY_FILENAME, NodeConfig, node_home
 def show_status(gateway_url: str | None = None) -> int:
     """Print the config and probe the gateway's /healthz; return 0 when configured and (if probed) healthy."""
     home = node_home()
-    config = NodeConfig.load(home)
+    config = NodeConfig.load_or_explain(home)
     if config is None:
-        print(f"Not set up: no config in {home}. Run `far-node setup`.")
         return 1
     print(f"Config:     {home / 'config.json'}")
     print(f"Wallet:     {config.wallet_address}")
