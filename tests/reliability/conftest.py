@@ -10,7 +10,6 @@ import functools
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from eth_account.signers.local import LocalAccount
 from conftest import sql as run_sql
 from farlabs_server.db.embedded import EmbeddedPostgres
 from farlabs_server.discovery.signatures import authorization_message, registration_message, sign_message
+from farlabs_server.localmesh import free_port
 
 BROWSER_ORIGIN = "http://localhost:5173"  # the origin the server is configured to allow (the browser SDK's app)
 
@@ -45,13 +45,6 @@ class RunningServer:
         return self.log_path.read_text(errors="replace")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
-
-
 _BUG_MARKS = ('"unhandled error"', "Exception in ASGI application", "Fatal Python error")
 
 
@@ -60,7 +53,7 @@ def server() -> Iterator[RunningServer]:
     work = Path(tempfile.mkdtemp(prefix="farlabs-reliability-"))
     pg = EmbeddedPostgres(work / "db")
     dsn = pg.dsn("postgres")
-    port = _free_port()
+    port = free_port()
     admin_key = "fl_" + secrets.token_urlsafe(32)
     secret_key = secrets.token_urlsafe(48)
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "POSTGRES_URL")}
