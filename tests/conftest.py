@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -71,8 +72,6 @@ def api_key(mesh: LocalMesh, admin_headers: dict[str, str]) -> str:
 @pytest.fixture(scope="session")
 def covered(mesh: LocalMesh, api_key: str) -> dict[str, object]:
     """Waits until discovery sees both nodes covering the model; returns GET /models/{id}/nodes."""
-    import time
-
     deadline = time.monotonic() + 60
     while True:
         r = httpx.get(f"{mesh.url}/models/{TINY_MODEL_ID}/nodes", headers={"Authorization": f"Bearer {api_key}"})
@@ -103,8 +102,6 @@ def db_fetch(mesh: LocalMesh, query: str, *args: object) -> list[asyncpg.Record]
 
 def wait_for_final_session(mesh: LocalMesh, request_id: str, timeout_s: float = 15) -> asyncpg.Record:
     """The session row once it left `pending` (recording happens just after the stream ends)."""
-    import time
-
     deadline = time.monotonic() + timeout_s
     while True:
         rows = db_fetch(mesh, "SELECT status, tokens_generated FROM far_mesh_sessions WHERE request_id = $1", request_id)
