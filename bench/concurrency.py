@@ -14,16 +14,23 @@ import argparse
 import asyncio
 import itertools
 import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from relay_overhead import Behaviour, LiveServer, SyntheticGateway, add_node, new_api_key, pct, server_process
+from relay_overhead import (
+    Behaviour,
+    LiveServer,
+    SyntheticGateway,
+    add_node,
+    embedded_postgres,
+    new_api_key,
+    pct,
+    server_process,
+)
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -90,21 +97,16 @@ def main() -> None:
     ap.add_argument("--levels", default="10,100,1000")
     ap.add_argument("--tokens", type=int, default=20)
     args = ap.parse_args()
-    from farlabs_server.db.embedded import EmbeddedPostgres
-
-    tmp = Path(tempfile.mkdtemp(prefix="farlabs-bench-conc-"))
-    pg = EmbeddedPostgres(tmp / "pg")
-    dsn = pg.dsn("postgres")
     rows = []
-    try:
-        with server_process(dsn, tmp / "data") as (url, proc), SyntheticGateway(Behaviour()) as gw:
-            add_node(LiveServer(url=url, app=None), "BenchNode", gw)
-            key = new_api_key(dsn)
-            for c in (int(x) for x in args.levels.split(",")):
-                rows.append(asyncio.run(level(url + "/mesh/inference/generate", key, c, args.tokens, proc.pid)))
-    finally:
-        pg.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+    with (
+        embedded_postgres("farlabs-bench-conc-") as (dsn, tmp),
+        server_process(dsn, tmp / "data") as (url, proc),
+        SyntheticGateway(Behaviour()) as gw,
+    ):
+        add_node(LiveServer(url=url, app=None), "BenchNode", gw)
+        key = new_api_key(dsn)
+        for c in (int(x) for x in args.levels.split(",")):
+            rows.append(asyncio.run(level(url + "/mesh/inference/generate", key, c, args.tokens, proc.pid)))
     print(f"concurrent streams of {args.tokens} tokens through the coordinator; FAST SYNTHETIC GATEWAY (no model) "
           f"in the client process; ms; server CPU = % of one core\n")
     print("| streams | errors | TTFT p50 | TTFT p95 | TTFT p99 | ITL p50 | ITL p95 | ITL p99 | wall s | server CPU "

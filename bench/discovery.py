@@ -14,9 +14,7 @@ import asyncio
 import contextlib
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -24,7 +22,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from concurrency import cpu_s
-from relay_overhead import LiveServer, add_node, pct, server_process
+from relay_overhead import LiveServer, add_node, embedded_postgres, pct, server_process
 
 BODY = {"tokens_served": 0, "in_flight": 0, "throughput_tps": 0.0,
         "hardware": {"gpu_name": "CPU", "cpu_percent": 10.0, "ram_used_gb": 1.0, "ram_total_gb": 24.0}}
@@ -89,24 +87,16 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=15)
     ap.add_argument("--servers", type=int, default=1, help="server processes (replicas) on the one PostgreSQL")
     args = ap.parse_args()
-    from farlabs_server.db.embedded import EmbeddedPostgres
-
-    tmp = Path(tempfile.mkdtemp(prefix="farlabs-bench-disc-"))
-    pg = EmbeddedPostgres(tmp / "pg")
-    try:
-        with contextlib.ExitStack() as stack:
-            servers = [stack.enter_context(server_process(pg.dsn("postgres"), tmp / f"data{i}"))
-                       for i in range(args.servers)]
-            live = LiveServer(url=servers[0][0], app=None)
-            t0 = time.perf_counter()
-            tokens = [add_node(live, f"Node{_b58(i)}", None)["node_token"] for i in range(args.nodes)]
-            reg_s = time.perf_counter() - t0
-            done, errors, wall, cpu, own, lat = asyncio.run(hammer(
-                [url + "/nodes/heartbeat" for url, _ in servers], tokens, args.clients, args.seconds,
-                [proc.pid for _, proc in servers]))
-    finally:
-        pg.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+    with embedded_postgres("farlabs-bench-disc-") as (dsn, tmp), contextlib.ExitStack() as stack:
+        servers = [stack.enter_context(server_process(dsn, tmp / f"data{i}"))
+                   for i in range(args.servers)]
+        live = LiveServer(url=servers[0][0], app=None)
+        t0 = time.perf_counter()
+        tokens = [add_node(live, f"Node{_b58(i)}", None)["node_token"] for i in range(args.nodes)]
+        reg_s = time.perf_counter() - t0
+        done, errors, wall, cpu, own, lat = asyncio.run(hammer(
+            [url + "/nodes/heartbeat" for url, _ in servers], tokens, args.clients, args.seconds,
+            [proc.pid for _, proc in servers]))
     print(f"{args.nodes} registered nodes ({args.nodes / reg_s:.0f} registrations/s, sequential), {args.clients} "
           f"concurrent heartbeat clients for {wall:.1f} s on {args.servers} server process(es); CPU = % of one core "
           f"(the load generator used {own:.0f} %); `uptime`: {os.getloadavg()[0]:.2f}\n")

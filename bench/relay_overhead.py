@@ -90,6 +90,20 @@ def server_process(dsn: str, data_dir: Path) -> Iterator[tuple[str, subprocess.P
         proc.wait(timeout=30)
 
 
+@contextlib.contextmanager
+def embedded_postgres(prefix: str) -> Iterator[tuple[str, Path]]:
+    """Embedded PostgreSQL in a fresh temp dir: (dsn, temp dir); stopped and removed afterwards."""
+    from farlabs_server.db.embedded import EmbeddedPostgres
+
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    pg = EmbeddedPostgres(tmp / "pg")
+    try:
+        yield pg.dsn("postgres"), tmp
+    finally:
+        pg.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def measure(client: httpx.Client, url: str, headers: dict[str, str], body: dict[str, object]) -> tuple[float, list[float]]:
     """One streamed request: (TTFT ms, inter-token gaps ms)."""
     t0 = time.perf_counter()
@@ -113,34 +127,29 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--tokens", type=int, default=50)
     args = ap.parse_args()
-    from farlabs_server.db.embedded import EmbeddedPostgres
-
-    tmp = Path(tempfile.mkdtemp(prefix="farlabs-bench-relay-"))
-    pg = EmbeddedPostgres(tmp / "pg")
-    dsn = pg.dsn("postgres")
-    try:
-        with server_process(dsn, tmp / "data") as (url, _proc), SyntheticGateway(Behaviour()) as gw:
-            add_node(LiveServer(url=url, app=None), "BenchNode", gw)
-            key = new_api_key(dsn)
-            n = args.tokens
-            results: dict[str, tuple[list[float], list[float]]] = {"direct": ([], []), "coordinator": ([], [])}
-            with httpx.Client(timeout=30) as c:
-                for i in range(args.requests + 10):  # interleaved; the first 10 of each are warm-up
-                    for mode in ("direct", "coordinator"):
-                        if mode == "direct":
-                            t, gaps = measure(c, gw.url + "/generate", {"Authorization": f"Bearer {gw.token}"},
-                                              {"request_id": f"d{i}", "prompt": "hi", "max_tokens": n,
-                                               "temperature": 0, "model_id": "test/tiny"})
-                        else:
-                            t, gaps = measure(c, url + "/mesh/inference/generate", {"Authorization": f"Bearer {key}"},
-                                              {"prompt": "hi", "max_tokens": n, "temperature": 0,
-                                               "model_id": "test/tiny", "stream": True})
-                        if i >= 10:
-                            results[mode][0].append(t)
-                            results[mode][1].extend(gaps)
-    finally:
-        pg.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+    with (
+        embedded_postgres("farlabs-bench-relay-") as (dsn, tmp),
+        server_process(dsn, tmp / "data") as (url, _proc),
+        SyntheticGateway(Behaviour()) as gw,
+    ):
+        add_node(LiveServer(url=url, app=None), "BenchNode", gw)
+        key = new_api_key(dsn)
+        n = args.tokens
+        results: dict[str, tuple[list[float], list[float]]] = {"direct": ([], []), "coordinator": ([], [])}
+        with httpx.Client(timeout=30) as c:
+            for i in range(args.requests + 10):  # interleaved; the first 10 of each are warm-up
+                for mode in ("direct", "coordinator"):
+                    if mode == "direct":
+                        t, gaps = measure(c, gw.url + "/generate", {"Authorization": f"Bearer {gw.token}"},
+                                          {"request_id": f"d{i}", "prompt": "hi", "max_tokens": n,
+                                           "temperature": 0, "model_id": "test/tiny"})
+                    else:
+                        t, gaps = measure(c, url + "/mesh/inference/generate", {"Authorization": f"Bearer {key}"},
+                                          {"prompt": "hi", "max_tokens": n, "temperature": 0,
+                                           "model_id": "test/tiny", "stream": True})
+                    if i >= 10:
+                        results[mode][0].append(t)
+                        results[mode][1].extend(gaps)
     print(f"{args.requests} sequential requests × {n} tokens each way, synthetic gateway (no model), "
           f"server in its own process; ms\n")
     print("| path | TTFT p50 | TTFT p95 | TTFT p99 | ITL p50 | ITL p95 | ITL p99 |")
