@@ -11,6 +11,7 @@ import anyio
 import asyncpg
 import pytest
 
+from farlabs_server.db import create_pool
 from farlabs_server.payouts.chain import PayoutChain
 from farlabs_server.payouts.runtime import ChainHandle
 from farlabs_server.payouts.scheduler import PayoutScheduler, next_monday, start_payouts
@@ -34,8 +35,7 @@ class Clock:
 
 @pytest.fixture
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    created = await asyncpg.create_pool(database_url, min_size=1, max_size=6)
-    assert created is not None
+    created = await create_pool(database_url, min_size=1, max_size=6)
     yield created
     await created.close()
 

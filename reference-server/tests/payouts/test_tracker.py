@@ -16,6 +16,7 @@ import asyncpg
 import pytest
 from eth_account.signers.local import LocalAccount
 
+from farlabs_server.db import create_pool
 from farlabs_server.payouts.amounts import far_to_wei
 from farlabs_server.payouts.chain import PayoutChain
 from farlabs_server.payouts.local import local_chain
@@ -36,8 +37,7 @@ class Crash(Exception):
 
 @pytest.fixture
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    created = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
-    assert created is not None
+    created = await create_pool(database_url, min_size=1, max_size=4)
     yield created
     await created.close()
 

@@ -199,6 +199,7 @@ async def transactions(conn: asyncpg.Connection, batch_id: uuid.UUID) -> list[Tx
         "SELECT tx_hash, attempt, nonce, status, fees FROM far_payment_transactions WHERE batch_id = $1 ORDER BY attempt DESC",
         batch_id,
     )
+    # Rows written before the fees went in as an object hold them as a JSON string (encoded twice).
     return [TxRow(r[0], r[1], r[2], r[3], r[4] if isinstance(r[4], dict) else json.loads(r[4])) for r in rows]
 
 
@@ -220,7 +221,7 @@ async def record_signed(conn: asyncpg.Connection, batch: BatchRow, signed: Signe
             await conn.execute(
                 """INSERT INTO far_payment_transactions (batch_id, attempt, nonce, tx_hash, raw_tx, gas_limit, fees,
                        created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $8)""",
-                batch.id, attempt, signed.nonce, signed.tx_hash, signed.raw_tx, signed.gas, json.dumps(fees), now,
+                batch.id, attempt, signed.nonce, signed.tx_hash, signed.raw_tx, signed.gas, fees, now,
             )
         await conn.execute(
             """UPDATE far_payment_batches SET status = 'signed', nonce = $2, tx_hash = $3, raw_tx = $4,

@@ -142,6 +142,7 @@ class PayoutTracker:
         cutoff = as_of or self.clock()
         report = RunReport(period_start=period_start_of(cutoff), cutoff=cutoff, dry_run=False)
         async with self.pool.acquire() as lock_conn:
+            lock_conn.hold_session_state()  # a session-level lock: this connection is fully reset on release
             if not await lock_conn.fetchval("SELECT pg_try_advisory_lock($1)", store.PAYOUT_LOCK_ID):
                 self._count_run("busy")
                 raise PayoutBusy("another payout run is in progress")
