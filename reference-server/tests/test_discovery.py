@@ -175,6 +175,24 @@ def test_heartbeat_needs_a_node_token(client: TestClient, identity: NodeIdentity
     assert error["param"] == "tokens_served"
 
 
+def test_a_heartbeat_moving_blocks_off_the_model_is_refused_and_writes_nothing(
+        client: TestClient, identity: NodeIdentity, clock: FakeClock, app_key: str) -> None:
+    reg = register(client, identity, clock, start_block=0, end_block=2, total_blocks=4)
+    token = str(reg["node_token"])
+    [before] = client.get("/nodes/active", headers=auth(app_key)).json()["nodes"]
+    clock.advance(10)
+    error = assert_error(client.post("/nodes/heartbeat", headers=auth(token), json={"end_block": 9, "in_flight": 3}),
+                         422, "invalid_request_error", "validation_error")
+    assert error["param"] == "end_block"
+    error = assert_error(client.post("/nodes/heartbeat", headers=auth(token), json={"start_block": 2}),
+                         422, "invalid_request_error", "validation_error")  # not below its own end_block 2
+    assert error["param"] == "start_block"
+    [after] = client.get("/nodes/active", headers=auth(app_key)).json()["nodes"]
+    assert after == before  # blocks, load and last_seen: the refused beats wrote nothing
+    ok = client.post("/nodes/heartbeat", headers=auth(token), json={"start_block": 1, "end_block": 4})
+    assert ok.status_code == 200, ok.text
+
+
 def test_node_token_cannot_read_app_endpoints(client: TestClient, identity: NodeIdentity, clock: FakeClock) -> None:
     reg = register(client, identity, clock)
     assert_error(client.get("/nodes/active", headers=auth(str(reg["node_token"]))),

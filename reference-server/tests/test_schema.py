@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -178,3 +179,28 @@ async def test_paid_contribution_needs_a_transaction(conn: asyncpg.Connection) -
     await contribute(conn, session, node, tokens=1, blocks=(0, 1), pay="0")
     with pytest.raises(asyncpg.CheckViolationError):
         await conn.execute("UPDATE far_session_contributions SET paid_at = now()")
+
+
+async def test_far_node_heartbeats_writes_a_batch_and_answers_each_beat(conn: asyncpg.Connection) -> None:
+    now = await conn.fetchval("SELECT now()")
+    a, b = await add_node(conn, "a", last_seen=now - timedelta(hours=1)), await add_node(conn, "b")
+    for node, token in ((a, "aa" * 32), (b, "bb" * 32)):
+        await conn.execute("UPDATE far_nodes SET token_hash = $2 WHERE id = $1", node, token)
+    seen = (now + timedelta(seconds=5)).isoformat()
+    beats = [  # out of token order on purpose: answers come back by beat number
+        {"beat": 0, "token_hash": "bb" * 32, "seen_at": seen, "tokens_served": 5, "in_flight": 2, "end_block": 9,
+         "hardware": {}},
+        {"beat": 1, "token_hash": "cc" * 32, "seen_at": seen, "tokens_served": 0, "in_flight": 0, "hardware": {}},
+        {"beat": 2, "token_hash": "aa" * 32, "seen_at": seen, "tokens_served": 7, "in_flight": 1, "start_block": 1,
+         "end_block": 4, "hardware": {"gpu_name": "X"}},
+    ]
+    rows = await conn.fetch("SELECT * FROM far_node_heartbeats($1) ORDER BY beat", json.dumps(beats))
+    assert [(r["beat"], r["node_id"], r["outcome"]) for r in rows] == [
+        (0, None, "bad_blocks"), (1, None, "unknown_token"), (2, a, "ok")]
+    assert (rows[2]["tokens_credited"], rows[2]["earned_far"], rows[2]["unpaid_far"]) == (0, 0, 0)
+    row_a = await conn.fetchrow("SELECT * FROM far_nodes WHERE id = $1", a)
+    assert (row_a["start_block"], row_a["end_block"], row_a["tokens_served"], row_a["in_flight"]) == (1, 4, 7, 1)
+    assert row_a["last_seen"] == row_a["online_since"] == now + timedelta(seconds=5)  # back after an hour away
+    row_b = await conn.fetchrow("SELECT * FROM far_nodes WHERE id = $1", b)
+    assert (row_b["end_block"], row_b["tokens_served"], row_b["in_flight"]) == (2, 0, 0)  # refused: untouched
+    assert await conn.fetchval("SHOW synchronous_commit") == "on"

@@ -143,6 +143,7 @@ def create_app(
             yield
             await app.state.payouts.stop()
             await app.state.coordinator.aclose()
+            await ctx.heartbeats.aclose()
         finally:
             if database is None:
                 await db.close()

@@ -1,4 +1,5 @@
-"""What every request handler may reach: settings, database, server secret, clock, limiter, metrics."""
+"""What every request handler may reach: settings, database, server secret, clock, limiter, metrics,
+the heartbeat writer."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from .auth.ratelimit import RateLimiter
 from .db import Database
+from .discovery.heartbeats import HeartbeatWriter
 from .settings import Settings
 
 
@@ -25,6 +27,10 @@ class ServerContext:
     clock: Callable[[], datetime] = utc_now  # injectable: tests move time instead of sleeping
     rate_limiter: RateLimiter = field(default_factory=RateLimiter)
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    heartbeats: HeartbeatWriter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.heartbeats = HeartbeatWriter(self.db.pool)
 
 
 async def load_server_secret(db: Database, configured: str | None) -> str:

@@ -25,11 +25,8 @@ async def register(call: Call) -> RegisterResponse:
 
 
 async def heartbeat(call: Call) -> HeartbeatResponse:
-    async with call.ctx.db.pool.acquire() as conn:
-        return await service.heartbeat(
-            conn, call.node_token_hash, call.body, now=call.ctx.clock(),
-            heartbeat_interval_s=call.ctx.settings.heartbeat_interval_s,
-        )
+    row = await call.ctx.heartbeats.write(service.Beat(call.node_token_hash, call.body, call.ctx.clock()))
+    return service.heartbeat_response(row, call.body, call.ctx.settings.heartbeat_interval_s)
 
 
 async def unregister(call: Call) -> UnregisterResponse:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -110,27 +112,40 @@ async def register_node(
     )
 
 
-async def heartbeat(
-    conn: asyncpg.Connection, token_hash: str, req: HeartbeatRequest, *, now: datetime, heartbeat_interval_s: int,
-) -> HeartbeatResponse:
-    """Authenticate the node by its token's hash, record the beat and read its books: one statement.
+@dataclass(frozen=True)
+class Beat:
+    """One heartbeat to record: the node's token hash (its authentication), what it reports, and when."""
 
-    Run it on its own, not inside a transaction: it commits without waiting for the WAL flush (see migration 006).
+    token_hash: str
+    req: HeartbeatRequest
+    seen_at: datetime
+
+
+async def record_heartbeats(conn: asyncpg.Connection, beats: Sequence[Beat]) -> list[asyncpg.Record]:
+    """Authenticate each node by its token's hash, record its beat and read its books: one statement for all.
+
+    At most one beat per token (a batch is written in one pass). One row per beat, in the order given, with an
+    `outcome`: 'ok', 'unknown_token' or 'bad_blocks' (see migration 008; heartbeat_response() turns it into an
+    answer). Run it on its own, not inside a transaction: it commits without waiting for the WAL flush.
     """
-    try:
-        row = await conn.fetchrow(
-            "SELECT * FROM far_node_heartbeat($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            token_hash, now, req.tokens_served, req.in_flight, req.throughput_tps, req.peer_id, req.start_block,
-            req.end_block, req.hardware.model_dump(exclude_none=True),
-        )
-    except asyncpg.CheckViolationError:
-        # The one check a valid body can still break: the blocks must lie within the model it registered.
+    payload = [
+        {"beat": i, "token_hash": b.token_hash, "seen_at": b.seen_at.isoformat(),
+         **b.req.model_dump(exclude={"hardware"}), "hardware": b.req.hardware.model_dump(exclude_none=True)}
+        for i, b in enumerate(beats)
+    ]
+    rows = await conn.fetch("SELECT * FROM far_node_heartbeats($1) ORDER BY beat", payload)
+    return list(rows)
+
+
+def heartbeat_response(row: asyncpg.Record, req: HeartbeatRequest, heartbeat_interval_s: int) -> HeartbeatResponse:
+    """The answer to one recorded beat, or the error it deserves."""
+    if row["outcome"] == "unknown_token":
+        raise unknown_node_token()
+    if row["outcome"] == "bad_blocks":
         raise ValidationFailed(
             "start_block and end_block must satisfy 0 <= start_block < end_block <= the model's total_blocks.",
             param="end_block" if req.end_block is not None else "start_block",
-        ) from None
-    if row is None:
-        raise unknown_node_token()
+        )
     return HeartbeatResponse(
         node_id=row["node_id"], status="online", tokens_credited=row["tokens_credited"],
         earned_far=row["earned_far"], unpaid_far=row["unpaid_far"], heartbeat_interval_s=heartbeat_interval_s,
