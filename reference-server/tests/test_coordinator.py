@@ -203,7 +203,8 @@ def test_a_failing_gateway_is_replaced_before_the_first_token(live: LiveServer, 
 
 
 def test_a_gateway_dying_mid_stream_is_resumed_on_another(live: LiveServer, key: str, database_url: str) -> None:
-    with SyntheticGateway(Behaviour(die_after=3)) as dying, SyntheticGateway(Behaviour(die_after=3)) as other:
+    dies = Behaviour(die_after=3, token_delay_s=0.01)  # its tokens arrive one by one; the 3rd with the hang-up
+    with SyntheticGateway(dies) as dying, SyntheticGateway(dies) as other:
         add_node(live, "nodeA", dying)
         add_node(live, "nodeB", other)
         # Whichever goes first dies after 3 tokens; the other resumes from token 3 and also dies after 3 more.
@@ -214,8 +215,12 @@ def test_a_gateway_dying_mid_stream_is_resumed_on_another(live: LiveServer, key:
     assert "".join(tokens) == expected_text(10)  # one continuous stream, nothing repeated or lost
     assert [d["tokens_generated"] for n, d in events if n == "message"] == list(range(1, 11))
     assert events[-1][0] == "done" and events[-1][1]["usage"]["completion_tokens"] == 10
-    resumed = [r for gw in (dying, other) for r in gw.requests if r["prefix_token_ids"]]
-    assert resumed and resumed[0]["prefix_token_ids"] == [0, 1, 2]
+    # A resume carries exactly the ids the client already had. A token that arrived together with the hang-up
+    # may not reach the coordinator (aiohttp drops what it buffered when the connection breaks): it is then
+    # generated again by the next node, never repeated or lost, and only delivered tokens are paid.
+    resumed = [r["prefix_token_ids"] for gw in (dying, other, third) for r in gw.requests if r["prefix_token_ids"]]
+    assert resumed and resumed[0] in ([0, 1], [0, 1, 2])
+    assert all(prefix == list(range(len(prefix))) for prefix in resumed)
     [session] = sql(database_url, "SELECT * FROM far_mesh_sessions WHERE request_id = 'resume-1'")
     assert session["tokens_generated"] == 10 and session["cost_far"] == Decimal("0.001")
     paid = sql(database_url, "SELECT sum(payment_far) AS s, sum(tokens_contributed) AS t FROM far_session_contributions")

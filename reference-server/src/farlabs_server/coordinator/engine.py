@@ -20,7 +20,6 @@ from decimal import Decimal
 from typing import Any
 
 import anyio
-import httpx
 
 from ..context import ServerContext
 from ..db import DatabaseUnavailable, connection_was_lost
@@ -34,7 +33,7 @@ from ..errors import (
     StreamInterrupted,
     UpstreamTimeout,
 )
-from .gateway_client import GatewayEvent, GatewayFailure, finish_cleanly, open_generation
+from .gateway_client import GatewayEvent, GatewayFailure, finish_cleanly, new_gateway_session, open_generation
 from .metering import Work, cost_of, display, fee_of, split
 from .metrics import CoordinatorMetrics
 from .models import GenerateRequest, GenerateResult, RouteHop, Usage
@@ -90,17 +89,15 @@ class _Progress:
 class Coordinator:
     """Long-lived (one per app): the HTTP client to gateways, what this replica measured, metrics."""
 
-    def __init__(self, ctx: ServerContext, config: CoordinatorConfig | None = None,
-                 http: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, ctx: ServerContext, config: CoordinatorConfig | None = None) -> None:
         self.ctx = ctx
         self.config = config or CoordinatorConfig()
-        self.http = http or httpx.AsyncClient(limits=httpx.Limits(
-            max_connections=2000, max_keepalive_connections=200, keepalive_expiry=self.config.keepalive_expiry_s))
+        self.http = new_gateway_session(max_connections=2000, keepalive_s=self.config.keepalive_expiry_s)
         self.stats = GatewayStats()
         self.metrics = CoordinatorMetrics(ctx.registry)
 
     async def aclose(self) -> None:
-        await self.http.aclose()
+        await self.http.close()
 
     async def start(self, req: GenerateRequest, *, api_key_id: uuid.UUID | None,
                     idempotency_key: str | None) -> Generation:
