@@ -1,5 +1,6 @@
 """One real server process per session for the fuzz and security tests: `farlabs-server serve` on a loopback
-port, over an embedded PostgreSQL this fixture owns (so tests can count rows behind the server's back).
+port, over an embedded PostgreSQL this fixture owns (so tests can count rows behind the server's back); it is
+a faults_server.ServerProcess, as the fault tests' own servers are.
 
 Fixtures, plus two small helpers the security tests share; no swarm (inference finds no node to serve).
 """
@@ -7,13 +8,6 @@ Fixtures, plus two small helpers the security tests share; no swarm (inference f
 from __future__ import annotations
 
 import functools
-import os
-import secrets
-import shutil
-import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,12 +16,11 @@ import asyncpg
 import httpx
 import pytest
 from eth_account import Account
-from eth_account.signers.local import LocalAccount
 
 from conftest import sql as run_sql
-from farlabs_server.db.embedded import EmbeddedPostgres
-from farlabs_server.discovery.signatures import authorization_message, registration_message, sign_message
-from farlabs_server.localmesh import free_port
+from farlabs_server.discovery.signatures import sign_message
+
+from .faults_server import ServerProcess, registration_body
 
 BROWSER_ORIGIN = "http://localhost:5173"  # the origin the server is configured to allow (the browser SDK's app)
 
@@ -50,54 +43,16 @@ _BUG_MARKS = ('"unhandled error"', "Exception in ASGI application", "Fatal Pytho
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[RunningServer]:
-    work = Path(tempfile.mkdtemp(prefix="farlabs-reliability-"))
-    pg = EmbeddedPostgres(work / "db")
-    dsn = pg.dsn("postgres")
-    port = free_port()
-    admin_key = "fl_" + secrets.token_urlsafe(32)
-    secret_key = secrets.token_urlsafe(48)
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "POSTGRES_URL")}
-    env.update({
-        "POSTGRES_URL": dsn, "FARLABS_DATA_DIR": str(work / "data"), "FARLABS_ADMIN_KEY": admin_key,
-        "FARLABS_SECRET_KEY": secret_key, "FARLABS_CORS_ORIGINS": BROWSER_ORIGIN,
-        "FARLABS_PAYOUT_SCHEDULE_ENABLED": "false", "FARLABS_RATE_LIMIT_RPM": "1000000",
-        "FARLABS_FIRST_TOKEN_TIMEOUT_S": "5", "LOG_LEVEL": "WARNING",
-    })
-    log_path = work / "server.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "farlabs_server.cli", "serve", "--port", str(port)],
-                                env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    running = RunningServer(url=url, dsn=dsn, admin_key=admin_key, secret_key=secret_key,
-                            browser_origin=BROWSER_ORIGIN, log_path=log_path)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the server exited with {proc.returncode}:\n{running.log()[-4000:]}")
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the server never became ready:\n{running.log()[-4000:]}")
-            time.sleep(0.1)
+    with ServerProcess(FARLABS_CORS_ORIGINS=BROWSER_ORIGIN, FARLABS_FIRST_TOKEN_TIMEOUT_S="5") as process:
+        running = RunningServer(url=process.url, dsn=process.dsn, admin_key=process.admin_key,
+                                secret_key=process.secret_key, browser_origin=BROWSER_ORIGIN,
+                                log_path=process.log_path)
         yield running
         # Whatever the tests sent, the process must still be up and must never have hit a bug (a 500 or a
         # crash that a test might have read as some other failure).
-        assert proc.poll() is None, f"the server died ({proc.returncode}):\n{running.log()[-4000:]}"
+        assert process.alive(), f"the server died:\n{running.log()[-4000:]}"
         bugs = [line for line in running.log().splitlines() if any(mark in line for mark in _BUG_MARKS)]
         assert not bugs, "the server logged bugs:\n" + "\n".join(line[:2000] for line in bugs[:5])
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        pg.stop()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -141,22 +96,6 @@ def assert_envelope(response: httpx.Response, status: int, type_: str, code: str
 
 
 # ---------------------------------------------------------------- credentials of every kind, made the real way
-
-
-def registration_body(wallet: LocalAccount, node: LocalAccount, **overrides: object) -> dict[str, object]:
-    """A signed node registration, as far-node makes it (the wallet authorizes the node key)."""
-    body: dict[str, object] = {
-        "wallet_address": wallet.address, "node_address": node.address, "node_name": "fuzz-node",
-        "peer_id": "12D3KooWFuzz", "model_id": "fuzz/model", "start_block": 0, "end_block": 2, "total_blocks": 2,
-        "mode": "local", "gateway_url": "http://127.0.0.1:9", "timestamp": int(time.time()),
-    }
-    body.update(overrides)
-    body["authorization"] = sign_message(wallet.key, authorization_message(wallet.address, node.address))
-    body["signature"] = sign_message(node.key, registration_message(
-        str(body["wallet_address"]), str(body["node_address"]), str(body["node_name"]),
-        body.get("peer_id"), int(body["timestamp"]),  # type: ignore[arg-type]
-    ))
-    return body
 
 
 @dataclass(frozen=True)
