@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import anyio
 import asyncpg
 import httpx
 import pytest
@@ -23,6 +23,11 @@ from farlabs_server.localmesh import LocalMesh, NodeSpec
 ROOT = Path(__file__).resolve().parents[1]
 NODE_BIN = Path(os.environ.get("FARLABS_NODE_VENV", ROOT / ".venv-node")) / "bin" / "far-node"
 TINY_MODEL_ID = "farlabs/tiny-llama"
+
+# The server tests' helpers (reference-server/tests/testkit.py) serve these suites too: `sql` is theirs, and is
+# importable from here (`from conftest import sql`) as before. Appended, so this folder's conftest comes first.
+sys.path.append(str(ROOT / "reference-server" / "tests"))
+from testkit import sql  # noqa: E402  (found through the line above)
 
 
 @pytest.fixture(scope="session")
@@ -81,19 +86,6 @@ def covered(mesh: LocalMesh, api_key: str) -> dict[str, object]:
         if time.monotonic() > deadline:
             raise TimeoutError(f"model never covered: {r.status_code} {r.text}\n{mesh.child('node-a').log()[-3000:]}")
         time.sleep(0.3)
-
-
-def sql(dsn: str, query: str, *args: object) -> list[asyncpg.Record]:
-    """One statement on its own connection, from synchronous test code (the mesh's and the reliability suite's)."""
-
-    async def run() -> list[asyncpg.Record]:
-        conn = await asyncpg.connect(dsn)
-        try:
-            return list(await conn.fetch(query, *args))
-        finally:
-            await conn.close()
-
-    return anyio.run(run)
 
 
 def db_fetch(mesh: LocalMesh, query: str, *args: object) -> list[asyncpg.Record]:

@@ -142,7 +142,8 @@ def serve_in_thread(app: object) -> tuple[str, Callable[[], None]]:
 
 
 def sql(dsn: str, query: str, *args: object) -> list[asyncpg.Record]:
-    """Run one statement on its own connection, from synchronous test code."""
+    """Run one statement on its own connection, from synchronous test code (also the cross-package and
+    reliability suites', through tests/conftest.py)."""
     import anyio
 
     async def run() -> list[asyncpg.Record]:
