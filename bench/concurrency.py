@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
-import os
 import sys
 import time
 from pathlib import Path
@@ -21,23 +19,18 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from procstat import cpu_s
 from relay_overhead import (
     Behaviour,
     LiveServer,
     SyntheticGateway,
+    TokenClock,
     add_node,
     embedded_postgres,
     new_api_key,
     pct,
     server_process,
 )
-
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def rss_mib(pid: int) -> float:
@@ -48,21 +41,15 @@ def rss_mib(pid: int) -> float:
 
 
 async def one(client: httpx.AsyncClient, url: str, key: str, tokens: int) -> tuple[float, list[float]]:
-    t0 = time.perf_counter()
-    stamps: list[float] = []
+    clock = TokenClock()
     async with client.stream("POST", url, json={"prompt": "hi", "max_tokens": tokens, "temperature": 0,
                                                 "model_id": "test/tiny", "stream": True},
                              headers={"Authorization": f"Bearer {key}"}) as r:
         if r.status_code != 200:
             raise RuntimeError(f"HTTP {r.status_code}: {(await r.aread())[:200]!r}")
         async for line in r.aiter_lines():
-            if line.startswith("event: error"):
-                raise RuntimeError("stream error event")
-            if line.startswith("data: ") and '"token"' in line:
-                stamps.append(time.perf_counter())
-    if len(stamps) != tokens:
-        raise RuntimeError(f"{len(stamps)} of {tokens} tokens")
-    return (stamps[0] - t0) * 1000, [(b - a) * 1000 for a, b in itertools.pairwise(stamps)]
+            clock.line(line)
+    return clock.result(tokens)
 
 
 async def level(url: str, key: str, c: int, tokens: int, pid: int) -> str:

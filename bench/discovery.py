@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from concurrency import cpu_s
+from procstat import cpu_s
 from relay_overhead import LiveServer, add_node, embedded_postgres, pct, server_process
 
 BODY = {"tokens_served": 0, "in_flight": 0, "throughput_tps": 0.0,

@@ -104,17 +104,35 @@ def embedded_postgres(prefix: str) -> Iterator[tuple[str, Path]]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+class TokenClock:
+    """Time to first token and inter-token gaps of one streamed request (SSE), fed its lines as they arrive;
+    the clock starts when it is made, just before the request goes out. For every benchmark that streams."""
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+        self.stamps: list[float] = []
+
+    def line(self, line: str) -> None:
+        if line.startswith("event: error"):
+            raise RuntimeError("stream error event")
+        if line.startswith("data: ") and '"token"' in line:
+            self.stamps.append(time.perf_counter())
+
+    def result(self, tokens: int | None = None) -> tuple[float, list[float]]:
+        """(TTFT ms, inter-token gaps ms); with `tokens`, the stream must have carried exactly that many."""
+        if not self.stamps or (tokens is not None and len(self.stamps) != tokens):
+            raise RuntimeError(f"{len(self.stamps)} of {tokens if tokens is not None else 'some'} tokens")
+        return (self.stamps[0] - self.t0) * 1000, [(b - a) * 1000 for a, b in itertools.pairwise(self.stamps)]
+
+
 def measure(client: httpx.Client, url: str, headers: dict[str, str], body: dict[str, object]) -> tuple[float, list[float]]:
     """One streamed request: (TTFT ms, inter-token gaps ms)."""
-    t0 = time.perf_counter()
-    stamps: list[float] = []
+    clock = TokenClock()
     with client.stream("POST", url, json=body, headers=headers) as r:
         r.raise_for_status()
         for line in r.iter_lines():
-            if line.startswith("data: ") and '"token"' in line:
-                stamps.append(time.perf_counter())
-    ttft = (stamps[0] - t0) * 1000
-    return ttft, [(b - a) * 1000 for a, b in itertools.pairwise(stamps)]
+            clock.line(line)
+    return clock.result()
 
 
 def pct(values: list[float], p: float) -> float:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -30,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from procstat import group_cpu_s
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE_VENV = ROOT / ".venv-node"
@@ -86,30 +89,6 @@ def worker(maddr: str, threads: int) -> None:
         dt = time.perf_counter() - t0
         ids = out[0, inputs.shape[1]:].tolist()
         print(json.dumps({"seconds": dt, "ids": ids}), flush=True)
-
-
-# ----------------------------------------------------------------- CPU accounting
-
-
-def group_cpu_s(pgid: int) -> tuple[float, float]:
-    """(Python, p2pd) user+system CPU seconds of the live processes in a process group (waited children included)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    python = p2pd = 0
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{d}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[2]) == pgid:  # field 5: pgrp
-            ticks = sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
-            if stat[stat.index("(") + 1:stat.rindex(")")] == "p2pd":
-                p2pd += ticks
-            else:
-                python += ticks
-    return python / tick, p2pd / tick
 
 
 # ----------------------------------------------------------------- the mesh side (runs in .venv)
@@ -265,21 +244,20 @@ def main() -> None:
                 results[rung].append(res)
                 print(f"round {i} {rung:8s} {res['tokens']} tok {res['seconds']:.3f} s "
                       f"{res['tokens'] / res['seconds']:.2f} tok/s", flush=True)
-        report(results, args, rungs)
+        report(results, args)
     finally:
         if wproc is not None:
             os.killpg(wproc.pid, signal.SIGKILL)  # with its DHT process and p2pd
             wproc.wait()
         mesh.stop_all()
         if not args.keep:
-            import shutil
-
             shutil.rmtree(work, ignore_errors=True)
         else:
             print(f"logs in {work}")
 
 
-def report(results: dict[str, list[dict[str, Any]]], args: argparse.Namespace, rungs: list[str]) -> None:
+def report(results: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -> None:
+    rungs = list(results)  # in the order they ran
     if "petals" in results and "local" in results:
         same = results["petals"][-1]["ids"] == results["local"][-1]["ids"]
         print(f"\nbare Petals ids == local ids: {same}")
