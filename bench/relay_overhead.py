@@ -40,7 +40,8 @@ def serve(port: int, dsn: str, data_dir: str) -> None:
     from farlabs_server.settings import Settings
 
     settings = Settings(postgres_url=dsn, data_dir=Path(data_dir), secret_key="bench-secret-" + "x" * 32,
-                        rate_limit_rpm=1_000_000, payout_schedule_enabled=False, min_swarm_nodes=1)
+                        rate_limit_rpm=1_000_000, public_rate_limit_rpm=1_000_000, payout_schedule_enabled=False,
+                        min_swarm_nodes=1)
     profile_to = os.environ.get("BENCH_PROFILE")  # optional: pyinstrument from a scratch venv on PYTHONPATH
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
                                            access_log=False))

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import jwt
+from eth_account import Account
 from starlette.testclient import TestClient
-from testkit import FakeClock, assert_error, auth, make_key
+from testkit import FakeClock, NodeIdentity, assert_error, auth, make_key, sql
+
+from farlabs_server.app import create_app
+from farlabs_server.settings import Settings
 
 
 def test_public_routes_need_no_credentials(client: TestClient) -> None:
@@ -102,3 +106,24 @@ def test_rate_limit_answers_429_with_retry_after(client: TestClient) -> None:
     assert int(limited.headers["retry-after"]) >= 1
     # Another key is not affected.
     assert client.get("/nodes/active", headers=auth(make_key(client))).status_code == 200
+
+
+def test_public_signature_routes_are_limited_per_address(settings: Settings, clock: FakeClock,
+                                                         database_url: str) -> None:
+    """Registration and wallet sign-in have no credential to limit by and each checks a signature: they are
+    limited per client address; the public GETs (health, docs, models) are not."""
+    app = create_app(settings.model_copy(update={"public_rate_limit_rpm": 2}), clock=clock)
+    nodes = [NodeIdentity(wallet=Account.create(), node=Account.create(), name=f"node-{c}") for c in "abc"]
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for node in nodes[:2]:
+            assert client.post("/nodes/register", json=node.registration(clock)).status_code == 201
+        limited = client.post("/nodes/register", json=nodes[2].registration(clock))
+        assert_error(limited, 429, "rate_limit_error", "rate_limited")
+        assert int(limited.headers["retry-after"]) >= 1
+        assert_error(client.post("/auth/wallet/challenge", json={"wallet_address": nodes[2].wallet.address}),
+                     429, "rate_limit_error", "rate_limited")  # the same address, the same budget
+        for _ in range(5):
+            assert client.get("/healthz").status_code == 200
+        # Another address has its own budget.
+        assert client.app.state.ctx.rate_limiter.check("address:10.0.0.7", 2) is None  # type: ignore[attr-defined]
+    assert [r["n"] for r in sql(database_url, "SELECT count(*) AS n FROM far_nodes")] == [2]  # nothing written

@@ -54,7 +54,8 @@ class ServerProcess:
             env.update({
                 "POSTGRES_URL": self.dsn, "FARLABS_DATA_DIR": str(self.work / "data"),
                 "FARLABS_ADMIN_KEY": self.admin_key, "FARLABS_SECRET_KEY": self.secret_key,
-                "FARLABS_PAYOUT_SCHEDULE_ENABLED": "false", "FARLABS_RATE_LIMIT_RPM": "1000000", "LOG_LEVEL": "WARNING",
+                "FARLABS_PAYOUT_SCHEDULE_ENABLED": "false", "FARLABS_RATE_LIMIT_RPM": "1000000",
+                "FARLABS_PUBLIC_RATE_LIMIT_RPM": "1000000", "LOG_LEVEL": "WARNING",
                 **self.extra_env,
             })
             with self.log_path.open("wb") as log:

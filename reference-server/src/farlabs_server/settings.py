@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     admin_key: SecretStr | None = Field(None, description="An admin API key to ensure at start-up (stored hashed).")
     jwt_ttl_s: int = Field(3600, ge=60, description="Lifetime of JWTs issued by POST /auth/token.")
     rate_limit_rpm: int = Field(600, ge=1, description="Default requests per minute per API key.")
+    public_rate_limit_rpm: int = Field(
+        60, ge=1, description="Requests per minute per client address to the public POST routes (node registration, "
+                              "wallet sign-in): each verifies a signature, ~10 ms of CPU that anyone could ask for.")
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Larger request bodies get 413.")
 
     # --- payouts (weekly $FAR batch payments; docs/payouts.md)

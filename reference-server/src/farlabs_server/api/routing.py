@@ -84,6 +84,12 @@ class Endpoint:
         async def endpoint(request: Request) -> Response:
             ctx: ServerContext = request.app.state.ctx
             call = Call(request=request, ctx=ctx)
+            if self.auth == "public" and self.method == "POST":
+                # No credential to limit by: limit by address, before the body is read or a signature checked.
+                # Behind a proxy the address is the client's only if uvicorn trusts the proxy's X-Forwarded-For
+                # (--forwarded-allow-ips; loopback by default).
+                address = request.client.host if request.client else "unknown"
+                ctx.rate_limiter.check(f"address:{address}", ctx.settings.public_rate_limit_rpm)
             if self.auth == "node" and self.node_lookup_in_handler:
                 call.node_token_hash = node_token_hash(request.headers.get("authorization"))
             elif self.auth == "node":
