@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -14,7 +15,11 @@ from typing import Any
 import httpx
 import pytest
 from synthetic_gateway import Behaviour, SyntheticGateway, expected_text
-from testkit import MODEL, LiveServer, add_node, auth, sql
+from testkit import MODEL, LiveServer, add_node, auth, new_api_key, serve_in_thread, sql
+
+from farlabs_server.app import create_app
+from farlabs_server.coordinator.routing import NodeCache
+from farlabs_server.settings import Settings
 
 
 def sse_events(response: httpx.Response) -> Iterator[tuple[str, dict[str, Any] | str]]:
@@ -409,3 +414,44 @@ def test_generation_metrics_are_exported(live: LiveServer, key: str, gateway: Sy
     assert "farlabs:inter_token_latency_seconds_count 4.0" in text
     assert "farlabs:generation_tokens_total 5.0" in text
     assert "farlabs:time_to_first_token_seconds_p95 " in text and "farlabs:inter_token_latency_seconds_p95 " in text
+
+
+def test_node_cache_keeps_a_read_for_its_ttl_and_only_a_read_that_found_nodes() -> None:
+    now = [100.0]
+    cache = NodeCache(1.0, clock=lambda: now[0])
+    cache.put("m", ["row"])  # type: ignore[list-item]
+    cache.put("empty", [])
+    assert cache.get("m") == ["row"] and cache.get("empty") is None
+    now[0] += 1.0
+    assert cache.get("m") is None  # expired
+    cache.put("m", ["row"])  # type: ignore[list-item]
+    cache.clear()
+    assert cache.get("m") is None
+    off = NodeCache(0.0, clock=lambda: now[0])
+    off.put("m", ["row"])  # type: ignore[list-item]
+    assert off.get("m") is None
+
+
+def test_a_node_gone_within_the_cache_ttl_is_failed_over(live_settings: Settings, database_url: str) -> None:
+    """Another replica saw the node go (here: its row changed behind this replica's back); this replica still
+    has it cached, tries it, and serves the request from the next gateway, as for any failed gateway."""
+    app = create_app(live_settings.model_copy(update={"node_cache_s": 30.0}))
+    url, stop = serve_in_thread(app)
+    live = LiveServer(url=url, app=app)
+    try:
+        key = new_api_key(database_url)
+        with SyntheticGateway() as good:
+            with SyntheticGateway() as doomed:
+                add_node(live, "nodeA", doomed)
+                good_id = add_node(live, "nodeB", good)["node_id"]
+                app.state.coordinator.stats.penalize(uuid.UUID(good_id))  # so that the doomed one goes first
+                generate(live, key, request_id="cached-1")
+                assert len(doomed.requests) == 1 and not good.requests
+            sql(database_url, "UPDATE far_nodes SET status = 'offline' WHERE node_name = 'nodeA'")  # and gone
+            events = generate(live, key, request_id="cached-2")
+        assert events[-1][0] == "done" and events[-1][1]["text"] == expected_text(5) and len(good.requests) == 1
+        [session] = sql(database_url, "SELECT gateway_attempts FROM far_mesh_sessions WHERE request_id = 'cached-2'")
+        assert session["gateway_attempts"] == 2  # the cached, gone node first
+        assert [r["id"] for r in app.state.ctx.node_cache.get(MODEL)] != []  # still the cached read
+    finally:
+        stop()

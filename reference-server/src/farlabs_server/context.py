@@ -1,5 +1,5 @@
 """What every request handler may reach: settings, database, server secret, clock, limiter, metrics,
-the heartbeat writer."""
+the heartbeat writer and the cache of online nodes."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from prometheus_client import CollectorRegistry
 
 from .auth.ratelimit import RateLimiter
+from .coordinator.routing import NodeCache
 from .db import Database
 from .discovery.heartbeats import HeartbeatWriter
 from .settings import Settings
@@ -28,9 +29,11 @@ class ServerContext:
     rate_limiter: RateLimiter = field(default_factory=RateLimiter)
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     heartbeats: HeartbeatWriter = field(init=False)
+    node_cache: NodeCache = field(init=False)  # the coordinator reads it; discovery clears it on (un)registration
 
     def __post_init__(self) -> None:
         self.heartbeats = HeartbeatWriter(self.db.pool)
+        self.node_cache = NodeCache(self.settings.node_cache_s)
 
 
 async def load_server_secret(db: Database, configured: str | None) -> str:

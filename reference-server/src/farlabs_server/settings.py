@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     platform_fee_percent: Decimal = Field(Decimal("0"), ge=0, le=100, description="Share of cost kept by the platform.")
     min_swarm_nodes: int = Field(3, ge=1, description="Below this many distinct nodes, local-mode gateways go first.")
     max_gateway_attempts: int = Field(4, ge=1, le=20, description="Gateways tried for one request (resumes included).")
+    node_cache_s: float = Field(1.0, ge=0, le=30, description="How old a model's list of online nodes may be when a "
+                                "request is routed (0: read for every request).")
     first_token_timeout_s: float = Field(120.0, gt=0, description="Longest wait for a gateway's first token.")
     idle_timeout_s: float = Field(30.0, gt=0, description="Longest silence between two tokens before failing over.")
     sse_keepalive_s: float = Field(15.0, gt=0, description="A comment line on an idle stream this often.")

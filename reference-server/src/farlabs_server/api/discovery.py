@@ -18,10 +18,12 @@ from .routing import Call, Endpoint
 async def register(call: Call) -> RegisterResponse:
     ctx = call.ctx
     async with ctx.db.pool.acquire() as conn:
-        return await service.register_node(
+        registered = await service.register_node(
             conn, call.body, now=ctx.clock(), server_secret=ctx.secret,
             max_skew_s=ctx.settings.registration_max_skew_s, heartbeat_interval_s=ctx.settings.heartbeat_interval_s,
         )
+    ctx.node_cache.clear()  # routed to from the next request on
+    return registered
 
 
 async def heartbeat(call: Call) -> HeartbeatResponse:
@@ -31,7 +33,9 @@ async def heartbeat(call: Call) -> HeartbeatResponse:
 
 async def unregister(call: Call) -> UnregisterResponse:
     async with call.ctx.db.pool.acquire() as conn:
-        return await service.unregister(conn, call.node_id)
+        gone = await service.unregister(conn, call.node_id)
+    call.ctx.node_cache.clear()
+    return gone
 
 
 async def active(call: Call) -> NodeList:

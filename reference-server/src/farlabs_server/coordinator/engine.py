@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 import anyio
+import asyncpg
 
 from ..context import ServerContext
 from ..db import DatabaseUnavailable, connection_was_lost
@@ -37,7 +38,7 @@ from .gateway_client import GatewayEvent, GatewayFailure, finish_cleanly, new_ga
 from .metering import Work, cost_of, display, fee_of, split
 from .metrics import CoordinatorMetrics
 from .models import GenerateRequest, GenerateResult, RouteHop, Usage
-from .routing import Gateway, GatewayStats, RoutePlan, plan_route
+from .routing import Gateway, GatewayStats, RoutePlan, online_nodes, plan_route
 from .sessions import Opened, Outcome, close_session, nodes_by_peer, open_session, request_fingerprint
 
 log = logging.getLogger(__name__)
@@ -109,11 +110,10 @@ class Coordinator:
         give_up = time.monotonic() + settings.request_deadline_s
         while True:
             async with self.ctx.db.pool.acquire() as conn:
-                route = await plan_route(
-                    conn, model_id, now=self.ctx.clock(), offline_after_s=settings.offline_after_s,
-                    server_secret=self.ctx.secret, stats=self.stats, min_swarm_nodes=self.config.min_swarm_nodes,
-                    region=req.region,
-                )
+                rows = self.ctx.node_cache.get(model_id)
+                if rows is None:
+                    rows = await self._read_nodes(conn, model_id)
+                route = self._plan(rows, req.region)
                 if not route.gateways:
                     known = model_id == settings.default_model_id or await conn.fetchval(
                         "SELECT 1 FROM far_nodes WHERE model_id = $1 LIMIT 1", model_id)
@@ -139,12 +139,18 @@ class Coordinator:
         return Generation(self, req, model_id, request_id, opened, route)
 
     async def refresh_route(self, model_id: str, region: str | None) -> RoutePlan:
+        """A fresh read of the model's nodes (not the cached one): every gateway we knew of failed."""
         async with self.ctx.db.pool.acquire() as conn:
-            return await plan_route(
-                conn, model_id, now=self.ctx.clock(), offline_after_s=self.ctx.settings.offline_after_s,
-                server_secret=self.ctx.secret, stats=self.stats, min_swarm_nodes=self.config.min_swarm_nodes,
-                region=region,
-            )
+            return self._plan(await self._read_nodes(conn, model_id), region)
+
+    async def _read_nodes(self, conn: asyncpg.Connection, model_id: str) -> list[asyncpg.Record]:
+        rows = await online_nodes(conn, model_id, now=self.ctx.clock(), offline_after_s=self.ctx.settings.offline_after_s)
+        self.ctx.node_cache.put(model_id, rows)
+        return rows
+
+    def _plan(self, rows: list[asyncpg.Record], region: str | None) -> RoutePlan:
+        return plan_route(rows, server_secret=self.ctx.secret, stats=self.stats,
+                          min_swarm_nodes=self.config.min_swarm_nodes, region=region)
 
 
 class Generation:

@@ -6,7 +6,9 @@ every block (the plan's Risk 1); otherwise gateways registered in local (central
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -66,11 +68,51 @@ WHERE model_id = $1 AND status = 'online' AND last_seen > $2
 """
 
 
-async def plan_route(
-    conn: asyncpg.Connection, model_id: str, *, now: datetime, offline_after_s: int, server_secret: str,
-    stats: GatewayStats, min_swarm_nodes: int, region: str | None = None,
+async def online_nodes(conn: asyncpg.Connection, model_id: str, *, now: datetime,
+                       offline_after_s: int) -> list[asyncpg.Record]:
+    """The model's nodes seen within the offline window: what plan_route() chooses from."""
+    return list(await conn.fetch(_QUERY, model_id, now - timedelta(seconds=offline_after_s)))
+
+
+class NodeCache:
+    """Each model's online nodes as read at most `ttl_s` ago, so that a request does not read them again (a
+    round trip and a query before every first token; at 1,000 concurrent starts, 1,000 of them).
+
+    A registration or unregistration through this replica clears it, so one replica sees its nodes come and go
+    at once. On other replicas, a node that went away within the TTL is tried and fails like any failed
+    gateway, and the failover reads afresh (Coordinator.refresh_route); a new node is used from the next read.
+    Loads are not taken stale from here: the ordering adds this replica's live counts (GatewayStats) to the
+    nodes' reported ones, which are up to 30 s old anyway. Only a read that found nodes is kept.
+    """
+
+    def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._rows: dict[str, tuple[float, list[asyncpg.Record]]] = {}
+
+    def get(self, model_id: str) -> list[asyncpg.Record] | None:
+        entry = self._rows.get(model_id)
+        if entry is None or entry[0] <= self._clock():
+            return None
+        return entry[1]
+
+    def clear(self) -> None:
+        self._rows.clear()
+
+    def put(self, model_id: str, rows: list[asyncpg.Record]) -> None:
+        if rows and self.ttl_s > 0:
+            if len(self._rows) >= 1000:  # bounded: model ids come from requests
+                self._rows.clear()
+            self._rows[model_id] = (self._clock() + self.ttl_s, rows)
+        else:
+            self._rows.pop(model_id, None)
+
+
+def plan_route(
+    rows: list[asyncpg.Record], *, server_secret: str, stats: GatewayStats, min_swarm_nodes: int,
+    region: str | None = None,
 ) -> RoutePlan:
-    rows = await conn.fetch(_QUERY, model_id, now - timedelta(seconds=offline_after_s))
+    """Order the gateways of these nodes (from online_nodes()) for one request."""
     swarm = [r for r in rows if r["mode"] == "swarm"]
     total = max((r["total_blocks"] for r in swarm), default=0)
     served = {b for r in swarm for b in range(r["start_block"], r["end_block"])}
