@@ -20,17 +20,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from procstat import cpu_s
-from relay_overhead import (
-    Behaviour,
-    LiveServer,
-    SyntheticGateway,
-    TokenClock,
-    add_node,
-    embedded_postgres,
-    new_api_key,
-    pct,
-    server_process,
-)
+from relay_overhead import TokenClock, coordinator_with_gateway, pct
 
 
 def rss_mib(pid: int) -> float:
@@ -85,13 +75,7 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=20)
     args = ap.parse_args()
     rows = []
-    with (
-        embedded_postgres("farlabs-bench-conc-") as (dsn, tmp),
-        server_process(dsn, tmp / "data") as (url, proc),
-        SyntheticGateway(Behaviour()) as gw,
-    ):
-        add_node(LiveServer(url=url, app=None), "BenchNode", gw)
-        key = new_api_key(dsn)
+    with coordinator_with_gateway("farlabs-bench-conc-") as (url, proc, _gw, key):
         for c in (int(x) for x in args.levels.split(",")):
             rows.append(asyncio.run(level(url + "/mesh/inference/generate", key, c, args.tokens, proc.pid)))
     print(f"concurrent streams of {args.tokens} tokens through the coordinator; FAST SYNTHETIC GATEWAY (no model) "

@@ -105,6 +105,19 @@ def embedded_postgres(prefix: str) -> Iterator[tuple[str, Path]]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def coordinator_with_gateway(prefix: str) -> Iterator[tuple[str, subprocess.Popen[bytes], SyntheticGateway, str]]:
+    """The server (own process, embedded PostgreSQL) with one synthetic gateway registered as a node, and an
+    app key: (server url, server process, gateway, key). What the relay and concurrency benchmarks run on."""
+    with (
+        embedded_postgres(prefix) as (dsn, tmp),
+        server_process(dsn, tmp / "data") as (url, proc),
+        SyntheticGateway(Behaviour()) as gw,
+    ):
+        add_node(LiveServer(url=url, app=None), "BenchNode", gw)
+        yield url, proc, gw, new_api_key(dsn)
+
+
 class TokenClock:
     """Time to first token and inter-token gaps of one streamed request (SSE), fed its lines as they arrive;
     the clock starts when it is made, just before the request goes out. For every benchmark that streams."""
@@ -146,13 +159,7 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--tokens", type=int, default=50)
     args = ap.parse_args()
-    with (
-        embedded_postgres("farlabs-bench-relay-") as (dsn, tmp),
-        server_process(dsn, tmp / "data") as (url, _proc),
-        SyntheticGateway(Behaviour()) as gw,
-    ):
-        add_node(LiveServer(url=url, app=None), "BenchNode", gw)
-        key = new_api_key(dsn)
+    with coordinator_with_gateway("farlabs-bench-relay-") as (url, _proc, gw, key):
         n = args.tokens
         results: dict[str, tuple[list[float], list[float]]] = {"direct": ([], []), "coordinator": ([], [])}
         with httpx.Client(timeout=30) as c:
