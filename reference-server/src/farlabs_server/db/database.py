@@ -43,12 +43,11 @@ class PooledConnection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg shi
         self._holds_session_state = True
 
 
-async def _reset_on_release(conn: asyncpg.Connection) -> None:
+async def _reset_on_release(conn: PooledConnection) -> None:
     # asyncpg has already rolled back any open transaction (Connection._reset) before calling this.
-    if getattr(conn, "_holds_session_state", True):  # a connection not of ours: the full reset, to be safe
+    if conn._holds_session_state:
         await conn.execute(conn.get_reset_query())
-        if isinstance(conn, PooledConnection):
-            conn._holds_session_state = False
+        conn._holds_session_state = False
 
 
 # What a statement raises when PostgreSQL drops its connection (stopped, restarting, crashed) while it runs.
