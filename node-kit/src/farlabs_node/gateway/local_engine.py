@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from farlabs_node.gateway.engine import Engine, RouteHop, StepSession
+from farlabs_node.gateway.engine import Engine, RouteHop, StepSession, next_token_logits
 from farlabs_node.models import PreparedModel
 
 
@@ -16,9 +16,9 @@ class _LocalSession(StepSession):
         self._past: Any = None
 
     def step(self, input_ids: Any) -> Any:
-        out = self._engine.hf_model(input_ids=input_ids, past_key_values=self._past, use_cache=True)
+        logits, out = next_token_logits(self._engine.hf_model, input_ids, past_key_values=self._past, use_cache=True)
         self._past = out.past_key_values
-        return out.logits[0, -1]
+        return logits
 
     def route(self) -> list[RouteHop]:
         return [RouteHop(self._engine.route_id, 0, self._engine.num_blocks)]

@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from farlabs_node.gateway.engine import Engine, RouteHop, StepSession
+from farlabs_node.gateway.engine import Engine, RouteHop, StepSession, next_token_logits
 from farlabs_node.models import PreparedModel
 from farlabs_node.swarm._dht_options import require_initial_peers
 from farlabs_node.swarm.failover import apply_failover_fix
@@ -42,11 +42,11 @@ class _SwarmSession(StepSession):
         self._hops: dict[tuple[str, int, int], None] = {}  # ordered set: every server that computed for us
 
     def step(self, input_ids: Any) -> Any:
-        out = self._engine.client_model(input_ids=input_ids)
+        logits, _ = next_token_logits(self._engine.client_model, input_ids)
         for server_session in self._session._server_sessions:
             span = server_session.span
             self._hops[(str(span.peer_id), int(span.start), int(span.end))] = None
-        return out.logits[0, -1]
+        return logits
 
     def route(self) -> list[RouteHop]:
         return [RouteHop(p, s, e) for p, s, e in self._hops]
