@@ -14,7 +14,10 @@ the same chat prompt and token count go through every rung of the ladder:
 CPU seconds of each process group (server, node A, node B, worker) are read from /proc around every run, so
 the table also says where the machine's CPU went per token.
 
-Run: .venv/bin/python bench/swarm.py [--rounds 5] [--tokens 32] [--node-threads N]   (about 4 min)
+`--trace` also logs every step inside Petals (bench/steptrace) and splits one token's time into the servers'
+compute, the plumbing of each hop (p2pd transit, handler process <-> runtime) and the client's own time.
+
+Run: .venv/bin/python bench/swarm.py [--rounds 5] [--tokens 32] [--node-threads N] [--trace]   (about 4 min)
 """
 
 from __future__ import annotations
@@ -148,6 +151,8 @@ def main() -> None:
     ap.add_argument("--worker-threads", type=int, default=1, help="torch threads of the bare client/local worker")
     ap.add_argument("--rungs", default=",".join(RUNGS))
     ap.add_argument("--keep", action="store_true", help="keep the work dir (logs)")
+    ap.add_argument("--trace", action="store_true",
+                    help="also trace every step inside Petals (bench/steptrace) and print where a token's time goes")
     args = ap.parse_args()
     if args.worker:
         worker(args.worker, args.worker_threads)
@@ -160,6 +165,11 @@ def main() -> None:
 
     rungs = args.rungs.split(",")
     work = Path(tempfile.mkdtemp(prefix="farlabs-bench-swarm-"))
+    trace = work / "steps.log"
+    if args.trace:  # inherited by the far-nodes and the worker (and the server, which imports no Petals)
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).parent / "steptrace"),
+                                                                   os.environ.get("PYTHONPATH")]))
+        os.environ["FARLABS_STEP_TRACE"] = str(trace)
     secret = "bench-secret-" + "x" * 32
     tuning = ["--torch-threads", str(args.node_threads)] if args.node_threads else []
     mesh = LocalMesh(
@@ -232,6 +242,7 @@ def main() -> None:
 
         for rung in rungs:  # warm-up, not counted
             run(rung)
+        trace.unlink(missing_ok=True)  # the trace covers the counted rounds only
         results: dict[str, list[dict[str, Any]]] = {r: [] for r in rungs}
         for i in range(args.rounds):
             order = rungs[i % len(rungs):] + rungs[:i % len(rungs)]  # rotate so no rung always goes first
@@ -245,6 +256,11 @@ def main() -> None:
                 print(f"round {i} {rung:8s} {res['tokens']} tok {res['seconds']:.3f} s "
                       f"{res['tokens'] / res['seconds']:.2f} tok/s", flush=True)
         report(results, args)
+        if args.trace:
+            sys.path.insert(0, str(Path(__file__).parent / "steptrace"))
+            from report import summarize
+
+            print(summarize(trace))
     finally:
         if wproc is not None:
             os.killpg(wproc.pid, signal.SIGKILL)  # with its DHT process and p2pd
