@@ -46,9 +46,7 @@ class StandIn:
 
     async def register(self, request: Request) -> JSONResponse:
         body = await request.json()
-        message = registration_message(
-            body["wallet_address"], body["node_address"], body["node_name"], body["peer_id"], body["timestamp"]
-        )
+        message = registration_message(body)
         if recover_signer(message, body["signature"]) != body["node_address"]:
             return JSONResponse({"error": {"type": "authentication_error", "message": "bad signature"}}, 401)
         auth = authorization_message(body["wallet_address"], body["node_address"])
@@ -187,3 +185,17 @@ def test_run_stops_when_asked(setup) -> None:  # type: ignore[no-untyped-def]
 
     asyncio.run(scenario())
     assert len(standin.heartbeats) == 1
+
+
+def test_the_signed_text_is_the_documented_one() -> None:
+    """The same literal is asserted in the server's tests (test_discovery.py): both sides sign and check it."""
+    body = {"wallet_address": "0x" + "ab" * 20, "node_address": "0x" + "cd" * 20, "node_name": "node-1",
+            "peer_id": "12D3KooWPeer", "model_id": "org/model", "start_block": 0, "end_block": 15,
+            "total_blocks": 30, "mode": "swarm", "gateway_url": "http://127.0.0.1:8300", "timestamp": 1764331200}
+    assert registration_message(body) == (
+        "Far Mesh node registration\n"
+        "wallet: 0xABaBaBaBABabABabAbAbABAbABabababaBaBABaB\n"
+        "node: 0xCdCDCdCdcdcdcdCdcDcDCdcDcDCdCdcdCdcDCDcD\n"
+        "name: node-1\npeer: 12D3KooWPeer\nmodel: org/model\nblocks: 0:15 of 30\nmode: swarm\n"
+        "gateway: http://127.0.0.1:8300\nregion: \ntimestamp: 1764331200"
+    )

@@ -9,6 +9,8 @@ from eth_account import Account
 from starlette.testclient import TestClient
 from testkit import FakeClock, NodeIdentity, assert_error, auth, register
 
+from farlabs_server.discovery.signatures import registration_message
+
 
 def test_register_heartbeat_active_unregister(client: TestClient, identity: NodeIdentity, clock: FakeClock,
                                               app_key: str) -> None:
@@ -113,6 +115,35 @@ def test_forged_signature_is_refused(client: TestClient, identity: NodeIdentity,
     assert_error(client.post("/nodes/register", json=body), 401, "authentication_error", "invalid_signature")
 
 
+@pytest.mark.parametrize("change", [
+    {"gateway_url": "http://203.0.113.7:8300"},  # requests (and the gateway token) would go to someone else
+    {"start_block": 1}, {"end_block": 3}, {"total_blocks": 8},
+    {"model_id": "test/other-model"}, {"mode": "local"}, {"region": "us-east"}, {"peer_id": "12D3KooWAnother"},
+])
+def test_a_body_changed_after_signing_is_refused_and_writes_nothing(
+        client: TestClient, identity: NodeIdentity, clock: FakeClock, app_key: str, change: dict[str, object]) -> None:
+    body = identity.registration(clock)
+    body.update(change)
+    assert_error(client.post("/nodes/register", json=body), 401, "authentication_error", "invalid_signature")
+    assert client.get("/nodes/active", headers=auth(app_key)).json()["nodes"] == []
+    register(client, identity, clock)  # the node's own, unchanged body still registers
+    assert len(client.get("/nodes/active", headers=auth(app_key)).json()["nodes"]) == 1
+
+
+def test_the_signed_text_is_the_documented_one() -> None:
+    """The same literal is asserted in node-kit's tests: both sides of the protocol sign and check this text."""
+    body = {"wallet_address": "0x" + "ab" * 20, "node_address": "0x" + "cd" * 20, "node_name": "node-1",
+            "peer_id": "12D3KooWPeer", "model_id": "org/model", "start_block": 0, "end_block": 15,
+            "total_blocks": 30, "mode": "swarm", "gateway_url": "http://127.0.0.1:8300", "timestamp": 1764331200}
+    assert registration_message(body) == (
+        "Far Mesh node registration\n"
+        "wallet: 0xABaBaBaBABabABabAbAbABAbABabababaBaBABaB\n"
+        "node: 0xCdCDCdCdcdcdcdCdcDcDCdcDcDCdCdcdCdcDCDcD\n"
+        "name: node-1\npeer: 12D3KooWPeer\nmodel: org/model\nblocks: 0:15 of 30\nmode: swarm\n"
+        "gateway: http://127.0.0.1:8300\nregion: \ntimestamp: 1764331200"
+    )
+
+
 def test_authorization_from_another_wallet_is_refused(client: TestClient, identity: NodeIdentity,
                                                       clock: FakeClock) -> None:
     impostor = NodeIdentity(wallet=Account.create(), node=identity.node)
@@ -133,6 +164,8 @@ def test_authorization_from_another_wallet_is_refused(client: TestClient, identi
         ({"mode": "hybrid"}, "mode"),
         ({"node_name": ""}, "node_name"),
         ({"gateway_url": "ftp://x"}, "gateway_url"),
+        ({"model_id": "org/model\ngateway: http://x"}, "model_id"),  # fields are signed one per line
+        ({"region": "eu\rwest"}, "region"),
         ({"hardware": {"vram_total_gb": -1}}, "hardware.vram_total_gb"),
         ({"unexpected": 1}, "unexpected"),
     ],

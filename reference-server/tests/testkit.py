@@ -80,10 +80,7 @@ class NodeIdentity:
         body["authorization"] = sign_message(
             self.wallet.key, authorization_message(self.wallet.address, self.node.address)
         )
-        body["signature"] = sign_message(self.node.key, registration_message(
-            str(body["wallet_address"]), str(body["node_address"]), str(body["node_name"]),
-            body.get("peer_id"), int(body["timestamp"]),  # type: ignore[arg-type]
-        ))
+        body["signature"] = sign_message(self.node.key, registration_message(body))
         return body
 
 

@@ -138,10 +138,7 @@ def registration_body(wallet: LocalAccount, node: LocalAccount, **overrides: obj
     }
     body.update(overrides)
     body["authorization"] = sign_message(wallet.key, authorization_message(wallet.address, node.address))
-    body["signature"] = sign_message(node.key, registration_message(
-        str(body["wallet_address"]), str(body["node_address"]), str(body["node_name"]),
-        body.get("peer_id"), int(body["timestamp"]),  # type: ignore[arg-type]
-    ))
+    body["signature"] = sign_message(node.key, registration_message(body))
     return body
 
 

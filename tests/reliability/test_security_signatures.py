@@ -60,6 +60,19 @@ def test_a_registration_signature_is_no_dashboard_sign_in(client: httpx.Client, 
     assert db_snapshot() == before
 
 
+def test_a_registration_redirected_in_transit_is_refused(client: httpx.Client, db_snapshot: Snapshot) -> None:
+    """Whoever relays a node's registration can't point it at their own gateway (and so receive users' prompts
+    and the gateway token), nor change what it serves: the node key signs those fields too."""
+    wallet, node = Account.create(), Account.create()
+    genuine = registration_body(wallet, node)
+    before = db_snapshot()
+    for change in ({"gateway_url": "http://198.51.100.9:8300"}, {"model_id": "fuzz/other"}, {"end_block": 1}):
+        response = client.post("/nodes/register", json=genuine | change)
+        assert_envelope(response, 401, "authentication_error", "invalid_signature")
+    assert db_snapshot() == before
+    assert client.post("/nodes/register", json=genuine).status_code == 201
+
+
 def test_a_dashboard_sign_in_is_no_registration(client: httpx.Client, db_snapshot: Snapshot) -> None:
     wallet, node = Account.create(), Account.create()
     signed_in = sign_in_signature(client, wallet)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import re
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
@@ -34,10 +36,22 @@ def authorization_message(wallet: str, node: str) -> str:
     return f"Far Mesh node authorization\nwallet: {wallet}\nnode: {node}"
 
 
-def registration_message(wallet: str, node: str, name: str, peer_id: str | None, timestamp: int) -> str:
-    """What the node key signs for each registration (an empty peer line for a node without a swarm id)."""
+def registration_message(body: Mapping[str, Any]) -> str:
+    """What the node key signs for each registration body: every field that routes requests to this node or pays
+    it, so a body changed on its way to the server fails its signature (only `hardware` is left out). The same
+    text as the server's `farlabs_server.discovery.signatures.registration_message` (docs/protocol.md)."""
     return (
-        f"Far Mesh node registration\nwallet: {wallet}\nnode: {node}\nname: {name}\npeer: {peer_id or ''}\ntimestamp: {timestamp}"
+        "Far Mesh node registration\n"
+        f"wallet: {to_checksum_address(body['wallet_address'])}\n"
+        f"node: {to_checksum_address(body['node_address'])}\n"
+        f"name: {body['node_name']}\n"
+        f"peer: {body.get('peer_id') or ''}\n"
+        f"model: {body['model_id']}\n"
+        f"blocks: {body['start_block']}:{body['end_block']} of {body['total_blocks']}\n"
+        f"mode: {body.get('mode') or 'swarm'}\n"
+        f"gateway: {body.get('gateway_url') or ''}\n"
+        f"region: {body.get('region') or ''}\n"
+        f"timestamp: {body['timestamp']}"
     )
 
 

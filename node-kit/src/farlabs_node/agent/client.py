@@ -91,13 +91,10 @@ class DiscoveryAgent:
     # -- messages ---------------------------------------------------------------------------------------------
     def registration_body(self) -> dict[str, Any]:
         ident, serving = self.identity, self.serving
-        timestamp = int(self.clock())
-        message = registration_message(ident.wallet_address, ident.node_address, ident.node_name, serving.peer_id, timestamp)
         body: dict[str, Any] = {
             "wallet_address": ident.wallet_address,
             "node_address": ident.node_address,
-            "signature": sign_text(ident.node_key, message),
-            "timestamp": timestamp,
+            "timestamp": int(self.clock()),
             "node_name": ident.node_name,
             "model_id": serving.model_id,
             "start_block": serving.start_block,
@@ -114,6 +111,7 @@ class DiscoveryAgent:
             body["gateway_url"] = serving.gateway_url
         if serving.region:
             body["region"] = serving.region
+        body["signature"] = sign_text(ident.node_key, registration_message(body))  # over the body as sent
         return body
 
     def heartbeat_body(self) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
 SIGNATURE_PATTERN = r"^0x[0-9a-fA-F]{130}$"
+ONE_LINE_PATTERN = r"^[^\x00-\x1f\x7f]+$"  # fields signed one per line (signatures.registration_message)
 
 
 class Hardware(BaseModel):
@@ -45,11 +46,11 @@ class RegisterRequest(_Blocks):
     timestamp: int = Field(ge=0, description="Unix seconds; must be within 300 s of the server's clock.")
     node_name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     peer_id: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[1-9A-HJ-NP-Za-km-z]+$")
-    model_id: str = Field(min_length=1, max_length=200)
+    model_id: str = Field(min_length=1, max_length=200, pattern=ONE_LINE_PATTERN)
     total_blocks: int = Field(ge=1, le=10_000)
     mode: Literal["swarm", "local"] = "swarm"
     gateway_url: str | None = Field(None, max_length=500, pattern=r"^https?://[^\s]+$")
-    region: str | None = Field(None, max_length=64)
+    region: str | None = Field(None, max_length=64, pattern=ONE_LINE_PATTERN)
     hardware: Hardware = Field(default_factory=Hardware)
 
     @model_validator(mode="after")

@@ -44,11 +44,12 @@ def verify_registration(req: RegisterRequest, now: datetime, max_skew_s: int) ->
             f"The registration timestamp is more than {max_skew_s} s from the server's clock; sign a fresh one.",
             code="stale_signature", param="timestamp",
         )
-    message = registration_message(req.wallet_address, req.node_address, req.node_name, req.peer_id, req.timestamp)
-    signer = recover_signer(message, req.signature)
+    signer = recover_signer(registration_message(req.model_dump()), req.signature)
     if signer is None or signer.lower() != req.node_address.lower():
         raise AuthenticationError(
-            "The registration signature does not match node_address.", code="invalid_signature", param="signature"
+            "The registration signature does not match node_address over this body (docs/protocol.md, "
+            "\"Wallet proof\": it covers the model, blocks, mode, gateway_url and region; an older far-node "
+            "signs less: update it).", code="invalid_signature", param="signature"
         )
     if req.node_address.lower() == req.wallet_address.lower():
         return

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_utils.address import to_checksum_address
@@ -16,16 +19,24 @@ def authorization_message(wallet_address: str, node_address: str) -> str:
     )
 
 
-def registration_message(wallet_address: str, node_address: str, node_name: str, peer_id: str | None,
-                         timestamp: int) -> str:
-    """What the node key signs for each registration: names the node and a fresh timestamp."""
+def registration_message(body: Mapping[str, Any]) -> str:
+    """What the node key signs for each registration: every field that routes requests to the node or pays it
+    (wallet, blocks, model, gateway URL), plus a fresh timestamp. A body changed in transit no longer matches
+    its signature, so nobody between a node and the server can point its registration at another gateway.
+    Only `hardware` (shown on dashboards, never used to route or pay) is left out. Keep in step with
+    node-kit's `farlabs_node.wallet.registration_message`; the exact text is in docs/protocol.md."""
     return (
         "Far Mesh node registration\n"
-        f"wallet: {to_checksum_address(wallet_address)}\n"
-        f"node: {to_checksum_address(node_address)}\n"
-        f"name: {node_name}\n"
-        f"peer: {peer_id or ''}\n"
-        f"timestamp: {timestamp}"
+        f"wallet: {to_checksum_address(body['wallet_address'])}\n"
+        f"node: {to_checksum_address(body['node_address'])}\n"
+        f"name: {body['node_name']}\n"
+        f"peer: {body.get('peer_id') or ''}\n"
+        f"model: {body['model_id']}\n"
+        f"blocks: {body['start_block']}:{body['end_block']} of {body['total_blocks']}\n"
+        f"mode: {body.get('mode') or 'swarm'}\n"
+        f"gateway: {body.get('gateway_url') or ''}\n"
+        f"region: {body.get('region') or ''}\n"
+        f"timestamp: {body['timestamp']}"
     )
 
 
