@@ -64,9 +64,11 @@ class BlockServer:
         from petals.server.server import Server
         from petals.utils.convert_block import QuantType
 
+        from farlabs_node.swarm.ipc import pass_small_tensors_by_value
         from farlabs_node.swarm.usage import install_token_counter
 
         install_token_counter()
+        pass_small_tensors_by_value()  # before Server() forks its handler processes
 
         opts = self.options
         kwargs: dict[str, Any] = {}

@@ -1,0 +1,67 @@
+"""Hand a step's small tensors between Petals' handler processes and its runtime by value, not by shared memory.
+
+Every inference step crosses processes twice inside a Petals server: the handler process that received the
+request submits it to the runtime (a task-pool queue), and the runtime sends the result back (an MPFuture pipe).
+Both pickle with multiprocessing's ForkingPickler, for which torch reduces every CPU tensor by moving its storage
+into a new shared-memory segment and passing the file descriptor: create, truncate and map the segment, then a
+socket round trip to torch's resource sharer for the descriptor, then map it again in the receiver. A decoding
+step's tensors are tiny — one hidden state (576 floats for SmolLM2), the hypothesis ids, the future's state byte —
+so that machinery costs far more than the bytes. Measured with `bench/swarm.py --trace`: see docs/benchmarks.md.
+
+Tensors up to SMALL_TENSOR_BYTES that are not already shared are therefore pickled as bytes; larger ones, and
+any tensor already in shared memory (hivemind's shared future states, a prompt's activations) keep torch's way.
+Nothing in hivemind or Petals relies on a small unshared tensor becoming shared when pickled: Petals even creates
+its futures' state tensors unshared on purpose.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SMALL_TENSOR_BYTES = 64 * 1024  # a 1-token step's hidden state of a 16k-wide model; prompts stay on shared memory
+
+_installed = False
+
+
+def _rebuild(data: bytes, dtype: Any, shape: tuple[int, ...]) -> Any:
+    import torch
+
+    return torch.frombuffer(bytearray(data), dtype=dtype).reshape(shape) if data else torch.empty(shape, dtype=dtype)
+
+
+def _small(tensor: Any) -> bool:
+    return bool(tensor.numel() * tensor.element_size() <= SMALL_TENSOR_BYTES)
+
+
+def pass_small_tensors_by_value() -> None:
+    """Install both halves in this process (and the handler processes Petals forks from it); idempotent."""
+    global _installed
+    if _installed:
+        return
+    from multiprocessing.reduction import ForkingPickler
+
+    import torch
+    from torch.multiprocessing.reductions import reduce_tensor  # importing torch already registered it
+
+    from farlabs_node._compat import petals_ready
+
+    petals_ready()
+    from petals.server import task_pool
+
+    def reduce(tensor: torch.Tensor) -> Any:
+        if (type(tensor) is torch.Tensor and tensor.device.type == "cpu" and tensor.layout == torch.strided
+                and not tensor.requires_grad and not tensor.is_shared() and _small(tensor)):
+            flat = tensor.detach().contiguous().reshape(-1)
+            return _rebuild, (flat.view(torch.uint8).numpy().tobytes(), tensor.dtype, tuple(tensor.shape))
+        return reduce_tensor(tensor)
+
+    ForkingPickler.register(torch.Tensor, reduce)
+
+    # Petals' runtime moves every output into shared memory before sending it back; small ones now go by value.
+    move = task_pool._move_to_device_if_tensor
+
+    def move_small_unshared(arg: Any, device: Any, share_memory: bool = False) -> Any:
+        return move(arg, device, share_memory=share_memory and not (isinstance(arg, torch.Tensor) and _small(arg)))
+
+    task_pool._move_to_device_if_tensor = move_small_unshared
+    _installed = True
