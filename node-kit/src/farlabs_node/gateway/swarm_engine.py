@@ -107,10 +107,13 @@ class SwarmEngine(Engine):
             yield _SwarmSession(self, session)
 
     def close(self) -> None:
-        """Close the client's libp2p handle inside its own event loop, then stop its DHT process."""
+        """Stop the client's route-update thread, close its libp2p handle inside its own event loop, then stop its
+        DHT process."""
         from hivemind.moe.client.remote_expert_worker import RemoteExpertWorker
 
         manager = self.client_model.transformer.h.sequence_manager
+        with contextlib.suppress(Exception):  # else it keeps asking the closed DHT, even while Python exits
+            manager.shutdown()
         with contextlib.suppress(Exception):  # best effort: the process-tree sweep stops the rest
             if manager.state.p2p is not None:
                 RemoteExpertWorker.run_coroutine(manager.state.p2p.shutdown())
