@@ -135,7 +135,10 @@ try {
   // --- a wallet with no nodes yet sees empty states; a bad token sees errors, not a blank page ---------------
   const newcomer = await walletPage(privateKeyToAccount(generatePrivateKey()));
   await newcomer.locator('section:has(h2:text("Nodes")) .muted', { hasText: 'Nothing yet.' }).waitFor({ timeout: 15000 });
-  seen.emptyCards = await newcomer.locator('.card .muted', { hasText: 'Nothing yet.' }).count();
+  // each card loads on its own request: give the slowest one the same 15 s before counting
+  const empty = newcomer.locator('.card .muted', { hasText: 'Nothing yet.' });
+  for (let waited = 0; waited < 15000 && (await empty.count()) < 4; waited += 100) await newcomer.waitForTimeout(100);
+  seen.emptyCards = await empty.count();
   // a link that is no token at all, and one whose signature was tampered with (the server says 401)
   const link = env('FARLABS_DASHBOARD_LINK');
   seen.signInErrors = [];
