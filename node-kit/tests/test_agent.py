@@ -7,8 +7,10 @@ cross-package tests.
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -188,14 +190,6 @@ def test_run_stops_when_asked(setup) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_the_signed_text_is_the_documented_one() -> None:
-    """The same literal is asserted in the server's tests (test_discovery.py): both sides sign and check it."""
-    body = {"wallet_address": "0x" + "ab" * 20, "node_address": "0x" + "cd" * 20, "node_name": "node-1",
-            "peer_id": "12D3KooWPeer", "model_id": "org/model", "start_block": 0, "end_block": 15,
-            "total_blocks": 30, "mode": "swarm", "gateway_url": "http://127.0.0.1:8300", "timestamp": 1764331200}
-    assert registration_message(body) == (
-        "Far Mesh node registration\n"
-        "wallet: 0xABaBaBaBABabABabAbAbABAbABabababaBaBABaB\n"
-        "node: 0xCdCDCdCdcdcdcdCdcDcDCdcDcDCdCdcdCdcDCDcD\n"
-        "name: node-1\npeer: 12D3KooWPeer\nmodel: org/model\nblocks: 0:15 of 30\nmode: swarm\n"
-        "gateway: http://127.0.0.1:8300\nregion: \ntimestamp: 1764331200"
-    )
+    """The server's tests (test_discovery.py) check the same vector: both sides sign and verify this exact text."""
+    vector = json.loads((Path(__file__).resolve().parents[2] / "tests/vectors/registration_message.json").read_text())
+    assert registration_message(vector["body"]) == vector["signed_text"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from eth_account import Account
@@ -131,17 +133,9 @@ def test_a_body_changed_after_signing_is_refused_and_writes_nothing(
 
 
 def test_the_signed_text_is_the_documented_one() -> None:
-    """The same literal is asserted in node-kit's tests: both sides of the protocol sign and check this text."""
-    body = {"wallet_address": "0x" + "ab" * 20, "node_address": "0x" + "cd" * 20, "node_name": "node-1",
-            "peer_id": "12D3KooWPeer", "model_id": "org/model", "start_block": 0, "end_block": 15,
-            "total_blocks": 30, "mode": "swarm", "gateway_url": "http://127.0.0.1:8300", "timestamp": 1764331200}
-    assert registration_message(body) == (
-        "Far Mesh node registration\n"
-        "wallet: 0xABaBaBaBABabABabAbAbABAbABabababaBaBABaB\n"
-        "node: 0xCdCDCdCdcdcdcdCdcDcDCdcDcDCdCdcdCdcDCDcD\n"
-        "name: node-1\npeer: 12D3KooWPeer\nmodel: org/model\nblocks: 0:15 of 30\nmode: swarm\n"
-        "gateway: http://127.0.0.1:8300\nregion: \ntimestamp: 1764331200"
-    )
+    """Node-kit's tests (test_agent.py) check the same vector: both sides sign and verify this exact text."""
+    vector = json.loads((Path(__file__).resolve().parents[2] / "tests/vectors/registration_message.json").read_text())
+    assert registration_message(vector["body"]) == vector["signed_text"]
 
 
 def test_authorization_from_another_wallet_is_refused(client: TestClient, identity: NodeIdentity,
