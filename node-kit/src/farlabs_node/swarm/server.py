@@ -64,11 +64,13 @@ class BlockServer:
         from petals.server.server import Server
         from petals.utils.convert_block import QuantType
 
+        from farlabs_node.swarm.decode import use_lean_llama_decode
         from farlabs_node.swarm.ipc import pass_small_tensors_by_value
         from farlabs_node.swarm.usage import install_token_counter
 
         install_token_counter()
         pass_small_tensors_by_value()  # before Server() forks its handler processes
+        use_lean_llama_decode()  # Llama blocks in float32 on CPU; everything else keeps Petals' step
 
         opts = self.options
         kwargs: dict[str, Any] = {}
