@@ -26,8 +26,8 @@ Everything else, including every GPU, keeps Petals' step (which uses CUDA graphs
 
 from __future__ import annotations
 
-import math
 import logging
+import math
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -104,6 +104,10 @@ def lean_block(backend: Any) -> Any:
     if cached is not False:
         return cached
     import torch
+
+    from farlabs_node._compat import petals_ready
+
+    petals_ready()
     from petals.models.llama.block import WrappedLlamaBlock
 
     block = None
