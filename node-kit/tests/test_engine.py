@@ -38,10 +38,10 @@ def test_a_local_session_steps_through_the_same_logits(tiny_model) -> None:  # t
     assert got == expected.tolist()
 
 
-def test_the_lm_head_is_stored_transposed_with_the_same_values(tiny_model) -> None:  # type: ignore[no-untyped-def]
+def test_the_weights_are_stored_transposed_with_the_same_values(tiny_model) -> None:  # type: ignore[no-untyped-def]
     from transformers import AutoModelForCausalLM
 
-    from farlabs_node.gateway.engine import store_lm_head_transposed
+    from farlabs_node.gateway.engine import store_weights_transposed
 
     plain = AutoModelForCausalLM.from_pretrained(tiny_model.path, torch_dtype=torch.float32).eval()
     engine = LocalEngine(tiny_model)  # stores it transposed on load
@@ -49,17 +49,19 @@ def test_the_lm_head_is_stored_transposed_with_the_same_values(tiny_model) -> No
     vocab, width = plain_head.shape
     assert head.shape == (vocab, width) and head.stride() == (1, vocab) and plain_head.stride() == (width, 1)
     assert torch.equal(head, plain_head)
+    q, plain_q = engine.hf_model.model.layers[0].self_attn.q_proj.weight, plain.model.layers[0].self_attn.q_proj.weight
+    assert q.stride() == (1, q.shape[0]) and torch.equal(q, plain_q)
     prompt = torch.tensor([[1, 5, 9, 42, 7, 3, 11]])
     with torch.inference_mode():
         torch.testing.assert_close(engine.hf_model(input_ids=prompt).logits, plain(input_ids=prompt).logits)
-    assert not store_lm_head_transposed(engine.hf_model)  # already transposed: left as is
-    assert not store_lm_head_transposed(plain.to(torch.bfloat16))  # only float32 on CPU is measured
+    assert store_weights_transposed(engine.hf_model) == 0  # already transposed: left as is
+    assert store_weights_transposed(plain.to(torch.bfloat16)) == 0  # only float32 on CPU is measured
 
 
 def test_a_tied_input_embedding_reads_the_transposed_storage() -> None:
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from farlabs_node.gateway.engine import store_lm_head_transposed
+    from farlabs_node.gateway.engine import store_weights_transposed
 
     config = LlamaConfig(vocab_size=300, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
                          num_attention_heads=2, tie_word_embeddings=True)  # like SmolLM2
@@ -67,7 +69,7 @@ def test_a_tied_input_embedding_reads_the_transposed_storage() -> None:
     ids = torch.tensor([[0, 17, 299, 17, 5]])
     with torch.inference_mode():
         before, embedded = model(input_ids=ids).logits, model.get_input_embeddings()(ids)
-        assert store_lm_head_transposed(model)
+        assert store_weights_transposed(model) == 1 + 7  # the tied head once, a block's seven matrices
         assert model.get_input_embeddings().weight is model.get_output_embeddings().weight
         assert model.get_input_embeddings().weight.stride() == (1, 300)
         assert torch.equal(model.get_input_embeddings()(ids), embedded)

@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from farlabs_node.gateway.engine import Engine, RouteHop, StepSession, next_token_logits, store_lm_head_transposed
+from farlabs_node.gateway.engine import Engine, RouteHop, StepSession, next_token_logits, store_weights_transposed
 from farlabs_node.models import PreparedModel
 
 
@@ -39,7 +39,7 @@ class LocalEngine(Engine):
         super().__init__(model)
         dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[torch_dtype]
         self.hf_model = AutoModelForCausalLM.from_pretrained(model.path, torch_dtype=dtype).to(device).eval()
-        store_lm_head_transposed(self.hf_model)
+        store_weights_transposed(self.hf_model)
         self.device = device
         self.route_id = route_id
         self.num_blocks = int(self.hf_model.config.num_hidden_layers)

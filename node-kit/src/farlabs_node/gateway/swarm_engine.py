@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from farlabs_node.gateway.engine import Engine, RouteHop, StepSession, next_token_logits, store_lm_head_transposed
+from farlabs_node.gateway.engine import Engine, RouteHop, StepSession, next_token_logits, store_weights_transposed
 from farlabs_node.models import PreparedModel
 from farlabs_node.swarm._dht_options import require_initial_peers
 from farlabs_node.swarm.failover import apply_failover_fix
@@ -71,7 +71,7 @@ class SwarmEngine(Engine):
         apply_failover_fix()
         with _closed_client_dht(host):
             self.client_model = self._load(model, initial_peers, update_period_s, request_timeout_s, max_retries)
-        store_lm_head_transposed(self.client_model)
+        store_weights_transposed(self.client_model)
         self._read_config(self.client_model.config)
 
     @staticmethod
