@@ -71,7 +71,7 @@ def _petals_run(backends: list[Any], reset: Callable[[], None], step: Callable[.
 
     none = torch.zeros(0, dtype=torch.int64)
 
-    def run(x: torch.Tensor, steps: int) -> tuple[float, torch.Tensor]:
+    def run(x: torch.Tensor, steps: int) -> tuple[float, float, torch.Tensor]:
         reset()
 
         def forward(h: torch.Tensor, prefix: int) -> torch.Tensor:
@@ -79,11 +79,13 @@ def _petals_run(backends: list[Any], reset: Callable[[], None], step: Callable[.
                 (h,) = step(backend, h, none, InferenceMetadata(backend.name, prefix, backend.handles, None))
             return h
 
+        start = time.perf_counter()
         h = forward(x, 0)[:, -1:]
+        prefill = time.perf_counter() - start
         start = time.perf_counter()
         for s in range(steps):
             h = forward(h, x.shape[1] + s)
-        return (time.perf_counter() - start) / steps, h
+        return (time.perf_counter() - start) / steps, prefill, h
 
     return run
 
@@ -91,7 +93,7 @@ def _petals_run(backends: list[Any], reset: Callable[[], None], step: Callable[.
 def _transformers_run(layers: list[Any], model: Any) -> Callable[..., Any]:
     from transformers.models.llama.modeling_llama import LlamaModel
 
-    def run(x: torch.Tensor, steps: int) -> tuple[float, torch.Tensor]:
+    def run(x: torch.Tensor, steps: int) -> tuple[float, float, torch.Tensor]:
         def forward(h: torch.Tensor, past: list[Any], start: int) -> torch.Tensor:
             n = h.shape[1]
             mask = LlamaModel._prepare_decoder_attention_mask(
@@ -103,11 +105,13 @@ def _transformers_run(layers: list[Any], model: Any) -> Callable[..., Any]:
             return h
 
         past: list[Any] = [None] * len(layers)
+        start = time.perf_counter()
         h = forward(x, past, 0)[:, -1:]
+        prefill = time.perf_counter() - start
         start = time.perf_counter()
         for s in range(steps):
             h = forward(h, past, x.shape[1] + s)
-        return (time.perf_counter() - start) / steps, h
+        return (time.perf_counter() - start) / steps, prefill, h
 
     return run
 
@@ -167,12 +171,14 @@ def main() -> None:
     torch.manual_seed(0)
     x = torch.randn(1, PROMPT, config.hidden_size) * 0.5
     times: dict[str, list[float]] = {name: [] for name in runs}
+    prefills: dict[str, list[float]] = {name: [] for name in runs}
     with torch.inference_mode():
-        outputs = {name: run(x, 2)[1] for name, run in runs.items()}  # warm-up
+        outputs = {name: run(x, 2)[2] for name, run in runs.items()}  # warm-up
         for r in range(args.rounds):
             for name in list(runs)[r % len(runs):] + list(runs)[: r % len(runs)]:
-                seconds, out = runs[name](x, args.steps)
+                seconds, prefill, out = runs[name](x, args.steps)
                 times[name].append(seconds * 1000)
+                prefills[name].append(prefill * 1000)
                 outputs[name] = out
         weights = [m.weight for layer in layers for m in layer.modules() if isinstance(m, torch.nn.Linear)]
         blocks_layout = [_layout(weights, 20) for _ in range(3)]
@@ -180,15 +186,16 @@ def main() -> None:
 
     print(f"\n{BLOCKS} SmolLM2 blocks, one decoded token after {PROMPT} positions; 1 torch thread; "
           f"{args.rounds} rounds x {args.steps} steps\n")
-    print("| step | ms per token, median (min–max) | vs transformers | last output vs transformers (max rel) |")
-    print("|---|---:|---:|---:|")
+    print(f"| step | ms per token, median (min–max) | vs transformers | prompt ({PROMPT} positions) ms, median "
+          "| last output vs transformers (max rel) |")
+    print("|---|---:|---:|---:|---:|")
     base = statistics.median(times["transformers"])
     reference = outputs["transformers"]  # every run's last output is the same position's hidden state
     scale = reference.abs().max()
     for name, ts in times.items():
         diff = ((outputs[name] - reference).abs().max() / scale).item()
         print(f"| {name} | {statistics.median(ts):.2f} ({min(ts):.2f}–{max(ts):.2f}) | "
-              f"{statistics.median(ts) / base:.2f}× | {diff:.1e} |")
+              f"{statistics.median(ts) / base:.2f}× | {statistics.median(prefills[name]):.1f} | {diff:.1e} |")
     print("\n| matrices (x @ W.T, best pass) | [out, in] as loaded, ms | stored transposed, ms |")
     print("|---|---:|---:|")
     print(f"| {len(weights)} block weights, cycled (3 runs) | "
