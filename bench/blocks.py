@@ -15,6 +15,7 @@ Run: .venv-node/bin/python bench/blocks.py [--rounds 5] [--steps 40]   (about 1 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import statistics
 import time
@@ -41,8 +42,6 @@ def _backends(layers: list[Any], config: Any) -> tuple[list[Any], Callable[[], N
     class Cache:  # Petals' MemoryCache hands tensors to a runtime by handle; one process needs only the handles
         @staticmethod
         def use_cache(*handles: int) -> Any:
-            import contextlib
-
             return contextlib.nullcontext(tuple(tensors[h] for h in handles))
 
     backends = []
@@ -146,7 +145,7 @@ def main() -> None:
     from petals.models.llama.config import DistributedLlamaConfig
     from transformers import AutoModelForCausalLM
 
-    from farlabs_node.gateway.engine import store_weights_transposed
+    from farlabs_node.layout import store_weights_transposed
     from farlabs_node.models import resolve_model
     from farlabs_node.swarm import decode
 

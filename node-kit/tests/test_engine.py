@@ -41,7 +41,7 @@ def test_a_local_session_steps_through_the_same_logits(tiny_model) -> None:  # t
 def test_the_weights_are_stored_transposed_with_the_same_values(tiny_model) -> None:  # type: ignore[no-untyped-def]
     from transformers import AutoModelForCausalLM
 
-    from farlabs_node.gateway.engine import store_weights_transposed
+    from farlabs_node.layout import store_weights_transposed
 
     plain = AutoModelForCausalLM.from_pretrained(tiny_model.path, torch_dtype=torch.float32).eval()
     engine = LocalEngine(tiny_model)  # stores it transposed on load
@@ -61,7 +61,7 @@ def test_the_weights_are_stored_transposed_with_the_same_values(tiny_model) -> N
 def test_a_tied_input_embedding_reads_the_transposed_storage() -> None:
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from farlabs_node.gateway.engine import store_weights_transposed
+    from farlabs_node.layout import store_weights_transposed
 
     config = LlamaConfig(vocab_size=300, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
                          num_attention_heads=2, tie_word_embeddings=True)  # like SmolLM2

@@ -125,31 +125,6 @@ def next_token_logits(model: Any, input_ids: Any, **decoder_kwargs: Any) -> tupl
     return logits[0, -1].float(), out
 
 
-def store_weights_transposed(model: Any) -> int:
-    """Keep a CPU float32 model's Linear weights and LM head [out, in] as the transpose of contiguous [in, out].
-
-    One token's step multiplies a vector by each weight matrix, and MKL does x @ W_t with W_t contiguous faster
-    than x @ W.T with W contiguous once the matrix comes from memory rather than cache: SmolLM2's 49,152 x 576
-    LM head takes 7.5 instead of 11.1 ms on one thread here, its blocks' matrices about a quarter less
-    (docs/benchmarks.md, session 5). The values are the same, only their order in memory changes, so memory does
-    not grow; a tied input embedding shares the Parameter and reads it as before (a row gather, microseconds).
-    GPUs and other dtypes keep their layout. Returns how many weights it re-laid.
-    """
-    import torch
-
-    weights = [m.weight for m in model.modules() if isinstance(m, torch.nn.Linear)]
-    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
-    weights.append(getattr(head, "weight", None))  # Petals' client has its own LMHead module
-    changed, seen = 0, set()
-    for weight in weights:
-        if (isinstance(weight, torch.Tensor) and id(weight) not in seen and weight.dim() == 2
-                and weight.device.type == "cpu" and weight.dtype == torch.float32 and weight.is_contiguous()):
-            weight.data = weight.data.t().contiguous().t()
-            changed += 1
-        seen.add(id(weight))
-    return changed
-
-
 def _pick(logits: Any, params: SamplingParams, generator: Any) -> int:
     import torch
 

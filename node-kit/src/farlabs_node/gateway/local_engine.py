@@ -6,7 +6,8 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from farlabs_node.gateway.engine import Engine, RouteHop, StepSession, next_token_logits, store_weights_transposed
+from farlabs_node.gateway.engine import Engine, RouteHop, StepSession, next_token_logits
+from farlabs_node.layout import store_weights_transposed
 from farlabs_node.models import PreparedModel
 
 

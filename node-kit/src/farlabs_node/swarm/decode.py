@@ -10,7 +10,7 @@ servers' compute at 1.07–1.32× plain transformers' decoder (docs/benchmarks.m
 
 `decode_block` does the same arithmetic in about 25 ops per block:
 - q/k/v and gate/up are each one matrix product: the weights are concatenated once, every weight is stored
-  transposed (faster for one token's matrix-vector product, see `_fused_weights`), and the original Linear
+  transposed (faster for one token's matrix-vector product, see `farlabs_node.layout`), and the original Linear
   weights become views into that storage, so memory does not grow and Petals' other paths (forward, backward)
   see the same numbers;
 - rotary embedding is applied to the query and key heads in one go;
@@ -34,7 +34,7 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 _installed = False
-petals_inference_step: Any = None  # Petals' own step, kept for what is not eligible (and tests)
+petals_inference_step: Any = None  # Petals' own step: what is not eligible runs it (tests and bench compare)
 
 
 def decode_block(block: Any, hidden: Any, keys: Any, values: Any, prefix: int) -> Any:
@@ -79,20 +79,16 @@ def decode_block(block: Any, hidden: Any, keys: Any, values: Any, prefix: int) -
 
 
 def _fused_weights(block: Any) -> tuple[Any, Any]:
-    """[q; k; v] and [gate; up] as one weight each, every weight of the block stored transposed; the Linear modules
-    then hold views into them (no extra memory, same values).
-
-    Stored transposed ([in, out] contiguous, read as its .t()), a weight is streamed row by row into the output
-    vector; MKL does that for a single token's matrix-vector product about a quarter faster than with the usual
-    [out, in] layout once the weights come from memory rather than cache, as a server's do on every step
-    (docs/benchmarks.md, session 5).
-    """
+    """[q; k; v] and [gate; up] as one weight each, every weight of the block in `farlabs_node.layout`'s transposed
+    storage; the Linear modules then hold views into them (no extra memory, same values)."""
     fused = getattr(block, "_farlabs_fused", None)
     if fused is None:
         import torch
 
+        from farlabs_node.layout import transposed_storage
+
         def fuse(*linears: Any) -> Any:
-            weight = torch.cat([lin.weight.data for lin in linears]).t().contiguous().t()
+            weight = transposed_storage(torch.cat([lin.weight.data for lin in linears]))
             offset = 0
             for lin in linears:
                 rows = lin.weight.shape[0]
@@ -148,7 +144,7 @@ def use_lean_llama_decode() -> None:
     import torch
     from petals.server.backend import TransformerBackend
 
-    petals_step = petals_inference_step = TransformerBackend.inference_step
+    petals_inference_step = TransformerBackend.inference_step
 
     @torch.inference_mode()
     def inference_step(self: Any, hidden_states: Any, hypo_ids: Any, inference_info: Any) -> tuple[Any, ...]:
@@ -156,7 +152,7 @@ def use_lean_llama_decode() -> None:
         prefix, n = inference_info.prefix_length, hidden_states.shape[1]
         if (block is None or inference_info.active_adapter or hidden_states.dtype != torch.float32
                 or n > self._estimate_max_chunk_length(hidden_states, inference_info)):
-            return petals_step(self, hidden_states, hypo_ids, inference_info)
+            return petals_inference_step(self, hidden_states, hypo_ids, inference_info)
         # Petals' handler has already refused a step past the session's max_length.
         with self.memory_cache.use_cache(*inference_info.cache_handles) as cache_tensors:
             self._reorder_cache_inplace(cache_tensors, hypo_ids)
