@@ -15,14 +15,14 @@ PYTEST := $(VENV)/bin/pytest
 
 setup: $(VENV)/.stamp $(NODE_VENV)/.farlabs-node-stamp node_modules/.stamp
 
-$(VENV)/.stamp: pyproject.toml reference-server/pyproject.toml python-sdk/pyproject.toml
+$(VENV)/.stamp: pyproject.toml reference-server/pyproject.toml reference-server/protocol/pyproject.toml python-sdk/pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -U "pip>=25.1"
-	$(PY) -m pip install -q --disable-pip-version-check --group dev -e ./reference-server -e ./python-sdk
+	$(PY) -m pip install -q --disable-pip-version-check --group dev -e ./reference-server/protocol -e ./reference-server -e ./python-sdk
 	@touch $@
 
 # The script keeps its own stamp and is a no-op when up to date.
-$(NODE_VENV)/.farlabs-node-stamp: node-kit/scripts/setup-venv.sh node-kit/pyproject.toml
+$(NODE_VENV)/.farlabs-node-stamp: node-kit/scripts/setup-venv.sh node-kit/pyproject.toml reference-server/protocol/pyproject.toml
 	PYTHON=$(PYTHON) node-kit/scripts/setup-venv.sh $(NODE_VENV)
 
 # Only for node-kit's GGUF parity test (transformers new enough to read GGUF; torch pinned to the CPU build).

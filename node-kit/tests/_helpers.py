@@ -18,7 +18,6 @@ from typing import Any
 import httpx
 import psutil
 
-READY_LINE = "✓ Far Node Server is ready and earning $FAR!"
 FAR_NODE = [sys.executable, "-m", "farlabs_node.cli"]
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from _helpers import NodeProcess, free_port, hivemind_sockets, node_env, remove_stale_sockets, shutdown_all
 
+from farlabs_protocol import READY_LINE
+
 GATEWAY_TOKEN = "gw_test_token"
 
 
@@ -99,7 +101,7 @@ def swarm(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, bootstrap: 
     ]
     try:
         for node in nodes:
-            node.wait_for("✓ Far Node Server is ready and earning $FAR!")
+            node.wait_for(READY_LINE)
         yield Swarm(bootstrap, f"http://127.0.0.1:{nodes[0].gateway_port}", nodes, tiny_model.path)
     finally:
         shutdown_all(nodes)

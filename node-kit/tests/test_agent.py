@@ -7,10 +7,8 @@ cross-package tests.
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,7 +21,7 @@ from starlette.routing import Route
 
 from farlabs_node.agent import DiscoveryAgent, NodeIdentity, ServingInfo
 from farlabs_node.agent.client import NodeStats
-from farlabs_node.wallet import authorization_message, recover_signer, registration_message, sign_text
+from farlabs_protocol import authorization_message, recover_signer, registration_message, sign_text
 
 
 class StandIn:
@@ -187,9 +185,3 @@ def test_run_stops_when_asked(setup) -> None:  # type: ignore[no-untyped-def]
 
     asyncio.run(scenario())
     assert len(standin.heartbeats) == 1
-
-
-def test_the_signed_text_is_the_documented_one() -> None:
-    """The server's tests (test_discovery.py) check the same vector: both sides sign and verify this exact text."""
-    vector = json.loads((Path(__file__).resolve().parents[2] / "tests/vectors/registration_message.json").read_text())
-    assert registration_message(vector["body"]) == vector["signed_text"]

@@ -10,6 +10,7 @@ import pytest
 from _helpers import shutdown_all
 
 from conftest import start_node
+from farlabs_protocol import READY_LINE
 
 PROMPT = "Errors should never pass"
 N_TOKENS = 40
@@ -35,7 +36,7 @@ def test_generation_survives_a_server_dying_mid_stream(
     engine = None
     try:
         for node in nodes:
-            node.wait_for("✓ Far Node Server is ready and earning $FAR!")
+            node.wait_for(READY_LINE)
         model = PreparedModel(model_id, tiny_model.path, True, tiny_model.num_blocks)
         engine = SwarmEngine(model, initial_peers=[bootstrap], update_period_s=2, request_timeout_s=10)
         prompt_ids = engine.tokenizer(PROMPT)["input_ids"]

@@ -9,6 +9,7 @@ import httpx
 from _helpers import generate
 
 from conftest import GATEWAY_TOKEN, start_node
+from farlabs_protocol import READY_LINE
 
 PROMPT = "Flat is better than"
 
@@ -30,7 +31,7 @@ def test_local_mode_serves_the_same_api_and_shuts_down_cleanly(
 ) -> None:
     node = start_node(tmp_path, cache_dir, "local", None, "--mode", "local")
     try:
-        node.wait_for("✓ Far Node Server is ready and earning $FAR!")
+        node.wait_for(READY_LINE)
         url = f"http://127.0.0.1:{node.gateway_port}"
         assert httpx.get(f"{url}/healthz", timeout=10).json()["mode"] == "local"
         prompt_ids = reference_generate.tokenizer(PROMPT)["input_ids"]
@@ -57,7 +58,7 @@ def test_swarm_node_shutdown_leaves_no_processes(
 ) -> None:
     node = start_node(tmp_path, cache_dir, "to-stop", bootstrap, "--blocks", "0:1", "--model-id", "farlabs/tiny-shutdown")
     try:
-        node.wait_for("✓ Far Node Server is ready and earning $FAR!")
+        node.wait_for(READY_LINE)
         # blocks 1:4 of this model are served by nobody: refused as an HTTP error before any token
         response = httpx.post(
             f"http://127.0.0.1:{node.gateway_port}/generate",

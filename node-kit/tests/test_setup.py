@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from farlabs_node.wallet import authorization_message, recover_signer, sign_text
+from farlabs_protocol import authorization_message, recover_signer, sign_text
 
 GOOD_WALLET = "0x52908400098527886E0F7030069857D2E4169EE7"
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from _helpers import generate, shutdown_all
 
 from conftest import GATEWAY_TOKEN, start_node
+from farlabs_protocol import READY_LINE
 
 QUESTION = "Explain quantum computing in simple terms"
 
@@ -26,7 +27,7 @@ def test_smollm2_answers_on_topic_through_a_two_node_swarm(tmp_path: Path, cache
     ]
     try:
         for node in nodes:
-            node.wait_for("✓ Far Node Server is ready and earning $FAR!")
+            node.wait_for(READY_LINE)
         messages = [{"role": "user", "content": QUESTION}]
         result = generate(
             f"http://127.0.0.1:{nodes[0].gateway_port}", GATEWAY_TOKEN, {"messages": messages, "max_tokens": 32, "temperature": 0}

@@ -11,7 +11,7 @@ from eth_account import Account
 from starlette.testclient import TestClient
 from testkit import FakeClock, NodeIdentity, assert_error, auth, register
 
-from farlabs_server.discovery.signatures import registration_message
+from farlabs_protocol import registration_message
 
 
 def test_register_heartbeat_active_unregister(client: TestClient, identity: NodeIdentity, clock: FakeClock,
@@ -130,12 +130,6 @@ def test_a_body_changed_after_signing_is_refused_and_writes_nothing(
     assert client.get("/nodes/active", headers=auth(app_key)).json()["nodes"] == []
     register(client, identity, clock)  # the node's own, unchanged body still registers
     assert len(client.get("/nodes/active", headers=auth(app_key)).json()["nodes"]) == 1
-
-
-def test_the_signed_text_is_the_documented_one() -> None:
-    """Node-kit's tests (test_agent.py) check the same vector: both sides sign and verify this exact text."""
-    vector = json.loads((Path(__file__).resolve().parents[2] / "tests/vectors/registration_message.json").read_text())
-    assert registration_message(vector["body"]) == vector["signed_text"]
 
 
 def test_authorization_from_another_wallet_is_refused(client: TestClient, identity: NodeIdentity,

@@ -10,14 +10,14 @@ from eth_account import Account
 from starlette.testclient import TestClient
 from testkit import FakeClock, NodeIdentity, assert_error, auth, register
 
-from farlabs_server.discovery.signatures import sign_message
+from farlabs_protocol import sign_text
 
 
 def sign_in(client: TestClient, wallet: Any) -> str:
     challenge = client.post("/auth/wallet/challenge", json={"wallet_address": wallet.address}).json()
     response = client.post("/auth/wallet/verify", json={
         "wallet_address": wallet.address, "nonce": challenge["nonce"], "issued_at": challenge["issued_at"],
-        "signature": sign_message(wallet.key, challenge["message"])})
+        "signature": sign_text(wallet.key, challenge["message"])})
     assert response.status_code == 200, response.text
     token: str = response.json()["access_token"]
     return token
@@ -110,19 +110,19 @@ def test_sign_in_refuses_forged_replayed_and_expired(client: TestClient, clock: 
     wallet, other = Account.create(), Account.create()
     challenge = client.post("/auth/wallet/challenge", json={"wallet_address": wallet.address}).json()
     body = {"wallet_address": wallet.address, "nonce": challenge["nonce"], "issued_at": challenge["issued_at"]}
-    assert_error(client.post("/auth/wallet/verify", json={**body, "signature": sign_message(other.key, challenge["message"])}),
+    assert_error(client.post("/auth/wallet/verify", json={**body, "signature": sign_text(other.key, challenge["message"])}),
                  401, "authentication_error", "invalid_signature")
     assert_error(client.post("/auth/wallet/verify", json={**body, "nonce": "0" * 32,
-                                                          "signature": sign_message(wallet.key, challenge["message"])}),
+                                                          "signature": sign_text(wallet.key, challenge["message"])}),
                  401, "authentication_error", "invalid_challenge")
-    good = {**body, "signature": sign_message(wallet.key, challenge["message"])}
+    good = {**body, "signature": sign_text(wallet.key, challenge["message"])}
     assert client.post("/auth/wallet/verify", json=good).status_code == 200
     assert_error(client.post("/auth/wallet/verify", json=good), 401, "authentication_error", "replayed_signature")
     late = client.post("/auth/wallet/challenge", json={"wallet_address": wallet.address}).json()
     clock.advance(301)
     assert_error(client.post("/auth/wallet/verify", json={
         "wallet_address": wallet.address, "nonce": late["nonce"], "issued_at": late["issued_at"],
-        "signature": sign_message(wallet.key, late["message"])}), 401, "authentication_error", "challenge_expired")
+        "signature": sign_text(wallet.key, late["message"])}), 401, "authentication_error", "challenge_expired")
 
 
 def test_provider_token_expires_and_cannot_administer(client: TestClient, clock: FakeClock) -> None:

@@ -14,9 +14,9 @@ import httpx
 from eth_account import Account
 from starlette.testclient import TestClient
 
+from farlabs_protocol import authorization_message, registration_message, sign_text
 from farlabs_server.auth import keys
 from farlabs_server.db.embedded import EmbeddedPostgres
-from farlabs_server.discovery.signatures import authorization_message, registration_message, sign_message
 
 if TYPE_CHECKING:
     from synthetic_gateway import SyntheticGateway
@@ -77,10 +77,10 @@ class NodeIdentity:
             "timestamp": int(clock().timestamp()),
         }
         body.update(overrides)
-        body["authorization"] = sign_message(
+        body["authorization"] = sign_text(
             self.wallet.key, authorization_message(self.wallet.address, self.node.address)
         )
-        body["signature"] = sign_message(self.node.key, registration_message(body))
+        body["signature"] = sign_text(self.node.key, registration_message(body))
         return body
 
 

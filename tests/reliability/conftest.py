@@ -18,7 +18,7 @@ import pytest
 from eth_account import Account
 
 from conftest import sql as run_sql
-from farlabs_server.discovery.signatures import sign_message
+from farlabs_protocol import sign_text
 
 from .faults_server import ServerProcess, registration_body
 
@@ -122,7 +122,7 @@ def credentials(server: RunningServer) -> Credentials:
         challenge = client.post("/auth/wallet/challenge", json={"wallet_address": provider.address}).json()
         signed_in = client.post("/auth/wallet/verify", json={
             "wallet_address": provider.address, "nonce": challenge["nonce"], "issued_at": challenge["issued_at"],
-            "signature": sign_message(provider.key, challenge["message"])})
+            "signature": sign_text(provider.key, challenge["message"])})
         assert signed_in.status_code == 200, signed_in.text
 
         wallet, node = Account.create(), Account.create()

@@ -24,8 +24,8 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from conftest import sql as run_sql
+from farlabs_protocol import authorization_message, registration_message, sign_text
 from farlabs_server.db.embedded import EmbeddedPostgres
-from farlabs_server.discovery.signatures import authorization_message, registration_message, sign_message
 from farlabs_server.localmesh import free_port
 
 BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"  # the alphabet of libp2p peer ids
@@ -137,8 +137,8 @@ def registration_body(wallet: LocalAccount, node: LocalAccount, **overrides: obj
         "mode": "local", "gateway_url": "http://127.0.0.1:9", "timestamp": int(time.time()),
     }
     body.update(overrides)
-    body["authorization"] = sign_message(wallet.key, authorization_message(wallet.address, node.address))
-    body["signature"] = sign_message(node.key, registration_message(body))
+    body["authorization"] = sign_text(wallet.key, authorization_message(wallet.address, node.address))
+    body["signature"] = sign_text(node.key, registration_message(body))
     return body
 
 

@@ -14,7 +14,7 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from farlabs_server.discovery.signatures import authorization_message, sign_message
+from farlabs_protocol import authorization_message, sign_text
 
 from .conftest import RunningServer, assert_envelope, registration_body
 
@@ -30,7 +30,7 @@ def client(server: RunningServer) -> Iterator[httpx.Client]:
 def sign_in_signature(client: httpx.Client, wallet: LocalAccount) -> dict[str, object]:
     challenge = client.post("/auth/wallet/challenge", json={"wallet_address": wallet.address}).json()
     return {"wallet_address": wallet.address, "nonce": challenge["nonce"], "issued_at": challenge["issued_at"],
-            "signature": sign_message(wallet.key, challenge["message"])}
+            "signature": sign_text(wallet.key, challenge["message"])}
 
 
 _SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -51,7 +51,7 @@ def test_a_registration_signature_is_no_dashboard_sign_in(client: httpx.Client, 
     the wallet's dashboard, nor the wallet's node authorization."""
     wallet = Account.create()
     registration = registration_body(wallet, wallet)
-    authorization = sign_message(wallet.key, authorization_message(wallet.address, Account.create().address))
+    authorization = sign_text(wallet.key, authorization_message(wallet.address, Account.create().address))
     signed_in = sign_in_signature(client, wallet)
     before = db_snapshot()
     for foreign in (registration["signature"], authorization):

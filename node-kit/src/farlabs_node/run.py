@@ -21,9 +21,9 @@ from farlabs_node.config import (
     node_home,
     write_secret,
 )
+from farlabs_protocol import READY_LINE
 
 logger = logging.getLogger("farlabs_node")
-READY_LINE = "✓ Far Node Server is ready and earning $FAR!"
 
 
 @dataclass

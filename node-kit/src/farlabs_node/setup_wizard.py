@@ -18,7 +18,6 @@ from farlabs_node.config import (
 from farlabs_node.wallet import (
     WalletError,
     address_of,
-    authorization_message,
     create_node_key,
     default_node_name,
     read_private_key,
@@ -27,6 +26,7 @@ from farlabs_node.wallet import (
     validate_wallet,
     verify_authorization,
 )
+from farlabs_protocol import authorization_message, sign_text
 
 
 @dataclass

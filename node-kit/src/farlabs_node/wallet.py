@@ -1,17 +1,17 @@
-"""Wallet and node-key proofs (docs/protocol.md, "Wallet proof"): EIP-191 personal_sign messages."""
+"""The provider's side of wallet and node-key proofs: checking addresses and names, keeping the node key, checking
+the wallet's authorization. The signed texts themselves are farlabs_protocol's (docs/protocol.md, "Wallet proof")."""
 
 from __future__ import annotations
 
 import os
 import re
 import secrets
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from eth_account import Account
-from eth_account.messages import encode_defunct
 from eth_utils.address import is_checksum_address, to_checksum_address
+
+from farlabs_protocol import SignatureError, authorization_message, recover_signer
 
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
@@ -31,30 +31,6 @@ def validate_wallet(address: str) -> str:
     return to_checksum_address(address)
 
 
-def authorization_message(wallet: str, node: str) -> str:
-    """What the wallet signs once to authorize this node key."""
-    return f"Far Mesh node authorization\nwallet: {wallet}\nnode: {node}"
-
-
-def registration_message(body: Mapping[str, Any]) -> str:
-    """What the node key signs for each registration body: every field that routes requests to this node or pays
-    it, so a body changed on its way to the server fails its signature (only `hardware` is left out). The same
-    text as the server's `farlabs_server.discovery.signatures.registration_message` (docs/protocol.md)."""
-    return (
-        "Far Mesh node registration\n"
-        f"wallet: {to_checksum_address(body['wallet_address'])}\n"
-        f"node: {to_checksum_address(body['node_address'])}\n"
-        f"name: {body['node_name']}\n"
-        f"peer: {body.get('peer_id') or ''}\n"
-        f"model: {body['model_id']}\n"
-        f"blocks: {body['start_block']}:{body['end_block']} of {body['total_blocks']}\n"
-        f"mode: {body.get('mode') or 'swarm'}\n"
-        f"gateway: {body.get('gateway_url') or ''}\n"
-        f"region: {body.get('region') or ''}\n"
-        f"timestamp: {body['timestamp']}"
-    )
-
-
 _NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -71,24 +47,13 @@ def default_node_name(hostname: str) -> str:
     return cleaned or "far-node"
 
 
-def sign_text(private_key: bytes, text: str) -> str:
-    """EIP-191 personal_sign of `text`, as 0x-prefixed hex."""
-    signed = Account.sign_message(encode_defunct(text=text), private_key=private_key)
-    return "0x" + bytes(signed.signature).hex()
-
-
-def recover_signer(text: str, signature: str) -> str:
-    """The checksummed address that produced `signature` over `text`."""
-    try:
-        return str(Account.recover_message(encode_defunct(text=text), signature=signature))
-    except Exception as exc:
-        raise WalletError(f"unreadable signature: {exc}") from None
-
-
 def verify_authorization(wallet: str, node: str, signature: str) -> None:
     """Raise unless `signature` is the wallet's authorization of `node`."""
-    signer = recover_signer(authorization_message(wallet, node), signature)
-    if signer != wallet:
+    try:
+        signer = recover_signer(authorization_message(wallet, node), signature)
+    except SignatureError as exc:
+        raise WalletError(str(exc)) from None
+    if signer != to_checksum_address(wallet):
         raise WalletError(f"the authorization was signed by {signer}, not by the wallet {wallet}")
 
 

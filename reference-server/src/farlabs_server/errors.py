@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from farlabs_protocol import error_envelope
+
 
 class ApiError(Exception):
     """An error a client should see. Subclasses fix the type and the default status."""
@@ -36,11 +38,7 @@ class ApiError(Exception):
 
     def payload(self, request_id: str | None) -> dict[str, Any]:
         """The envelope, as JSON-ready data."""
-        error: dict[str, Any] = {"type": self.type, "code": self.code, "message": self.message, "request_id": request_id}
-        if self.param is not None:
-            error["param"] = self.param
-        error.update(self.extra)
-        return {"error": error}
+        return error_envelope(self.type, self.code, self.message, request_id, param=self.param, extra=self.extra)
 
 
 class InvalidRequestError(ApiError):

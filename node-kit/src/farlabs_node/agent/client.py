@@ -16,7 +16,8 @@ import httpx
 
 from farlabs_node.agent.hardware import hardware_snapshot, hardware_summary, memory_line
 from farlabs_node.config import HEARTBEAT_INTERVAL_S
-from farlabs_node.wallet import address_of, registration_message, sign_text
+from farlabs_node.wallet import address_of
+from farlabs_protocol import registration_message, sign_text
 
 logger = logging.getLogger(__name__)
 MIN_BACKOFF_S = 1.0

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from farlabs_node.gateway.engine import Engine, GenerationResult, SamplingParams, generate
-from farlabs_node.gateway.schema import error_body, sse
+from farlabs_protocol import KEEPALIVE, error_envelope, sse_event
 
 logger = logging.getLogger("farlabs_node.gateway")
 KEEPALIVE_S = 10.0
@@ -56,13 +56,13 @@ class GenerationRun:
 def error_status(exc: BaseException, request_id: str) -> tuple[int, dict[str, Any]]:
     """HTTP status and error envelope for a generation that failed before its first token."""
     if type(exc).__name__ == "MissingBlocksError":
-        return 503, error_body(
+        return 503, error_envelope(
             "overloaded_error", "no_capacity", "no server in the swarm holds some of this model's blocks now", request_id
         )
     text = str(exc) or type(exc).__name__
     if isinstance(exc, TimeoutError) or "timeout" in text.lower():
-        return 504, error_body("timeout_error", "swarm_timeout", f"the swarm did not answer: {text}", request_id)
-    return 500, error_body("api_error", "generation_failed", f"generation failed: {text}", request_id)
+        return 504, error_envelope("timeout_error", "swarm_timeout", f"the swarm did not answer: {text}", request_id)
+    return 500, error_envelope("api_error", "generation_failed", f"generation failed: {text}", request_id)
 
 
 def done_payload(result: GenerationResult) -> dict[str, Any]:
@@ -81,7 +81,7 @@ async def relay(run: GenerationRun, first: tuple[str, Any]) -> AsyncIterator[str
     try:
         while True:
             if item_kind == "piece":
-                yield sse({"token": item.text, "token_ids": item.token_ids})
+                yield sse_event({"token": item.text, "token_ids": item.token_ids})
             else:
                 finished = True
                 if item_kind == "done":
@@ -93,17 +93,17 @@ async def relay(run: GenerationRun, first: tuple[str, Any]) -> AsyncIterator[str
                         result.completion_tokens,
                         result.finish_reason,
                     )
-                    yield sse(done_payload(result), event="done")
+                    yield sse_event(done_payload(result), event="done")
                 else:
                     logger.error("request %s failed: %s", run.request_id, item)
-                    yield sse(error_status(item, run.request_id)[1], event="error")
+                    yield sse_event(error_status(item, run.request_id)[1], event="error")
                 return
             while True:
                 try:
                     item_kind, item = await run.next(KEEPALIVE_S)
                     break
                 except TimeoutError:
-                    yield ": keep-alive\n\n"
+                    yield KEEPALIVE
     finally:
         # Reached early when the caller disconnected: the worker stops before its next token.
         run.cancel.set()

@@ -16,13 +16,9 @@ from starlette.routing import Route
 
 from farlabs_node.gateway._relay import GenerationRun, error_status, relay
 from farlabs_node.gateway.engine import Engine, SamplingParams
-from farlabs_node.gateway.schema import (
-    GenerateRequest,
-    error_response,
-    new_request_id,
-    validation_error_response,
-)
+from farlabs_node.gateway.schema import error_response, validation_error_response
 from farlabs_node.swarm.usage import tokens_processed as block_tokens_processed
+from farlabs_protocol import GatewayRequest, new_request_id
 
 logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1 << 20
@@ -78,7 +74,7 @@ def create_app(engine: Engine, auth: GatewayAuth, *, max_concurrent: int = 8) ->
         except ValueError:
             return error_response(400, "invalid_request_error", "invalid_json", "body is not valid JSON", request_id)
         try:
-            req = GenerateRequest.model_validate(payload)
+            req = GatewayRequest.model_validate(payload)
         except ValidationError as exc:
             return validation_error_response(exc, req_id_of(payload, request_id))
         request_id = req.request_id or request_id

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
@@ -11,6 +10,8 @@ from typing import Any
 import anyio
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
+
+from farlabs_protocol import KEEPALIVE, sse_event
 
 from ..coordinator.engine import Coordinator, Generation, TokenEvent
 from ..coordinator.metering import display
@@ -49,9 +50,11 @@ async def _start(call: Call, req: GenerateRequest) -> Generation:
                                             idempotency_key=_idempotency_key(call))
 
 
+_KEEPALIVE = KEEPALIVE.encode()
+
+
 def _sse(data: dict[str, Any], event: str | None = None) -> bytes:
-    head = f"event: {event}\n" if event else ""
-    return f"{head}data: {json.dumps(data, separators=(',', ':'), ensure_ascii=False)}\n\n".encode()
+    return sse_event(data, event).encode()
 
 
 class EventStreamResponse(Response):
@@ -102,7 +105,7 @@ class EventStreamResponse(Response):
                         with anyio.fail_after(self.keepalive_s):
                             item = await inbox.receive()
                     except TimeoutError:
-                        await write(b": keep-alive\n\n")
+                        await write(_KEEPALIVE)
                         continue
                     except anyio.EndOfStream:
                         break

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from ..discovery.signatures import recover_signer
+from farlabs_protocol import signed_by
+
 from ..errors import AuthenticationError
 from .jwt import issue_jwt
 
@@ -41,8 +42,7 @@ async def sign_in(conn: asyncpg.Connection, *, secret: str, wallet: str, nonce: 
         raise AuthenticationError("This challenge was not issued by this server.", code="invalid_challenge")
     if not 0 <= now.timestamp() - issued <= CHALLENGE_TTL_S:
         raise AuthenticationError("The challenge has expired; ask for a new one.", code="challenge_expired")
-    signer = recover_signer(challenge_message(wallet, nonce, issued), signature)
-    if signer is None or signer.lower() != wallet.lower():
+    if not signed_by(challenge_message(wallet, nonce, issued), signature, wallet):
         raise AuthenticationError("The signature was not made by this wallet.", code="invalid_signature",
                                   param="signature")
     used = await conn.fetchval(

@@ -22,6 +22,8 @@ from typing import Any
 import anyio
 import asyncpg
 
+from farlabs_protocol import ChatMessage, GatewayRequest
+
 from ..context import ServerContext
 from ..db import DatabaseUnavailable, connection_was_lost
 from ..errors import (
@@ -256,12 +258,12 @@ class Generation:
 
     async def _stream_from(self, gateway: Gateway, segment: _Segment, started: float) -> AsyncGenerator[TokenEvent, None]:
         cfg, p, req = self.c.config, self.progress, self.req
-        body = {
-            "request_id": self.request_id, "prompt": req.prompt,
-            "messages": [m.model_dump() for m in req.messages] if req.messages else None,
-            "max_tokens": req.max_tokens, "temperature": req.temperature, "top_p": req.top_p, "stop": req.stop,
-            "seed": req.seed, "prefix_token_ids": list(p.token_ids),
-        }
+        body = GatewayRequest(
+            request_id=self.request_id, prompt=req.prompt,
+            messages=[ChatMessage(role=m.role, content=m.content) for m in req.messages] if req.messages else None,
+            max_tokens=req.max_tokens, temperature=req.temperature, top_p=req.top_p, stop=req.stop, seed=req.seed,
+            prefix_token_ids=list(p.token_ids),
+        ).model_dump(exclude_none=True)
         async with open_generation(self.c.http, gateway.url, gateway.token, body, request_id=self.request_id,
                                    connect_timeout_s=cfg.connect_timeout_s) as events:
             last = time.monotonic()

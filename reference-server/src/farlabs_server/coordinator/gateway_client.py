@@ -11,6 +11,8 @@ import aiohttp
 import anyio
 from aiohttp.http_exceptions import HttpProcessingError
 
+from farlabs_protocol import CLIENT_FAULT_TYPES
+
 from .. import untrusted_json
 
 
@@ -30,7 +32,7 @@ class GatewayFailure(Exception):
 
     @property
     def client_fault(self) -> bool:
-        return self.error.get("type") in {"invalid_request_error", "context_length_exceeded"}
+        return self.error.get("type") in CLIENT_FAULT_TYPES
 
 
 async def parse_sse(lines: AsyncIterator[str]) -> AsyncIterator[GatewayEvent]:

@@ -8,9 +8,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..discovery.models import ADDRESS_PATTERN
+from farlabs_protocol import MAX_STOP_SEQUENCES, MAX_TOKENS
 
-MAX_TOKENS_LIMIT = 4096
+from ..discovery.models import ADDRESS_PATTERN
 
 
 class ChatMessage(BaseModel):
@@ -33,10 +33,11 @@ class ChatMessage(BaseModel):
 class Sampling(BaseModel):
     """What every generation request shares."""
 
-    max_tokens: int = Field(256, ge=1, le=MAX_TOKENS_LIMIT)
+    max_tokens: int = Field(256, ge=1, le=MAX_TOKENS)
     temperature: float = Field(0.7, ge=0, le=2, description="0 = greedy decoding.")
     top_p: float = Field(1.0, gt=0, le=1)
-    stop: list[str] = Field(default_factory=list, max_length=4, description="A string or up to 4 strings.")
+    stop: list[str] = Field(default_factory=list, max_length=MAX_STOP_SEQUENCES,
+                            description=f"A string or up to {MAX_STOP_SEQUENCES} strings.")
     seed: int | None = Field(None, ge=0, le=2**63 - 1)
 
     @field_validator("stop", mode="before")
@@ -125,8 +126,8 @@ class ChatCompletionRequest(Sampling):
 
     model: str = Field(min_length=1, max_length=200)
     messages: list[ChatMessage] = Field(min_length=1, max_length=500)
-    max_tokens: int = Field(256, ge=1, le=MAX_TOKENS_LIMIT)
-    max_completion_tokens: int | None = Field(None, ge=1, le=MAX_TOKENS_LIMIT)
+    max_tokens: int = Field(256, ge=1, le=MAX_TOKENS)
+    max_completion_tokens: int | None = Field(None, ge=1, le=MAX_TOKENS)
     temperature: float = Field(1.0, ge=0, le=2)
     n: int = Field(1, ge=1, le=1, description="Only one choice per request.")
     stream: bool = False
