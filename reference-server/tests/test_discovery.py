@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from eth_account import Account
 from starlette.testclient import TestClient
-from testkit import FakeClock, NodeIdentity, assert_error, auth, register
 
-from farlabs_protocol import registration_message
+from farlabs_devtools.testing import FakeClock, NodeIdentity, assert_error, auth, register
+from farlabs_server.app import create_app
+from farlabs_server.settings import Settings
 
 
 def test_register_heartbeat_active_unregister(client: TestClient, identity: NodeIdentity, clock: FakeClock,
@@ -240,3 +239,17 @@ def test_heartbeat_reports_the_servers_books(client: TestClient, identity: NodeI
     beat = client.post("/nodes/heartbeat", headers=auth(str(reg["node_token"])), json={"tokens_served": 25}).json()
     assert beat["tokens_credited"] == 25
     assert Decimal(beat["earned_far"]) == Decimal("0.0025") == Decimal(beat["unpaid_far"])
+
+
+def test_nodes_learn_the_swarms_bootstrap_peers(settings: Settings, identity: NodeIdentity, clock: FakeClock) -> None:
+    """FAR_MESH_DHT_BOOTSTRAP reaches nodes: in every registration answer and, before a node has any credential,
+    from the public GET /nodes/bootstrap (far-node setup uses it when the provider names no peers)."""
+    peers = ["/ip4/203.0.113.10/tcp/31337/p2p/12D3KooWBootstrapPeer", "/ip4/203.0.113.11/tcp/31337/p2p/12D3KooWOther"]
+    app = create_app(settings.model_copy(update={"dht_bootstrap": peers}), clock=clock)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.get("/nodes/bootstrap").json() == {"dht_bootstrap": peers}  # no credential needed
+        assert register(client, identity, clock)["dht_bootstrap"] == peers
+
+
+def test_bootstrap_peers_are_an_empty_list_when_none_is_set(client: TestClient) -> None:
+    assert client.get("/nodes/bootstrap").json() == {"dht_bootstrap": []}

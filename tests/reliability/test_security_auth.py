@@ -32,10 +32,12 @@ NODE = [ep for ep in PROTECTED if ep.auth == "node"]
 PROVIDER = [ep for ep in PROTECTED if ep.auth == "provider"]
 
 # The whole list of routes anyone may call without a credential (docs/protocol.md, "Credentials"; node
-# registration and wallet sign-in prove themselves with signatures). Adding to it is a security decision.
+# registration and wallet sign-in prove themselves with signatures; the swarm's bootstrap peers are what a node
+# needs before it has any credential, and every node of the swarm learns them anyway). Adding to it is a
+# security decision.
 PUBLIC = {
     ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("GET", "/openapi.json"), ("GET", "/docs"),
-    ("GET", "/v1/models"), ("POST", "/nodes/register"), ("POST", "/auth/wallet/challenge"),
+    ("GET", "/v1/models"), ("POST", "/nodes/register"), ("GET", "/nodes/bootstrap"), ("POST", "/auth/wallet/challenge"),
     ("POST", "/auth/wallet/verify"),
 }
 

@@ -1,5 +1,6 @@
 """Far Mesh's wire protocol between the reference server and far-node, defined once for both sides."""
 
+from .discovery import SwarmBootstrap
 from .errors import CLIENT_FAULT_TYPES, error_envelope
 from .gateway import ChatMessage, GatewayRequest, new_request_id
 from .limits import MAX_STOP_SEQUENCES, MAX_TOKENS
@@ -23,6 +24,7 @@ __all__ = [
     "ChatMessage",
     "GatewayRequest",
     "SignatureError",
+    "SwarmBootstrap",
     "authorization_message",
     "error_envelope",
     "new_request_id",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from farlabs_protocol import SwarmBootstrap
+
 from ..discovery import service
 from ..discovery.models import (
     HeartbeatRequest,
@@ -23,7 +25,12 @@ async def register(call: Call) -> RegisterResponse:
             max_skew_s=ctx.settings.registration_max_skew_s, heartbeat_interval_s=ctx.settings.heartbeat_interval_s,
         )
     ctx.node_cache.clear()  # routed to from the next request on
+    registered.dht_bootstrap = list(ctx.settings.dht_bootstrap)
     return registered
+
+
+async def bootstrap(call: Call) -> SwarmBootstrap:
+    return SwarmBootstrap(dht_bootstrap=list(call.ctx.settings.dht_bootstrap))
 
 
 async def heartbeat(call: Call) -> HeartbeatResponse:
@@ -40,17 +47,13 @@ async def unregister(call: Call) -> UnregisterResponse:
 
 async def active(call: Call) -> NodeList:
     async with call.ctx.db.pool.acquire() as conn:
-        nodes = await service.active_nodes(
-            conn, now=call.ctx.clock(), offline_after_s=call.ctx.settings.offline_after_s
-        )
+        nodes = await service.active_nodes(conn, now=call.ctx.clock())
     return NodeList(nodes=nodes)
 
 
 async def model_nodes(call: Call) -> ModelNodes:
     async with call.ctx.db.pool.acquire() as conn:
-        return await service.model_nodes(
-            conn, call.path("model_id"), now=call.ctx.clock(), offline_after_s=call.ctx.settings.offline_after_s
-        )
+        return await service.model_nodes(conn, call.path("model_id"), now=call.ctx.clock())
 
 
 ENDPOINTS = [
@@ -60,6 +63,8 @@ ENDPOINTS = [
              request_model=HeartbeatRequest, response_model=HeartbeatResponse, node_lookup_in_handler=True),
     Endpoint("POST", "/nodes/unregister", unregister, "A node going offline", "discovery", auth="node",
              response_model=UnregisterResponse),
+    Endpoint("GET", "/nodes/bootstrap", bootstrap, "The swarm's DHT bootstrap peers, for nodes joining it", "discovery",
+             auth="public", response_model=SwarmBootstrap),
     Endpoint("GET", "/nodes/active", active, "Nodes online now", "discovery", response_model=NodeList),
     Endpoint("GET", "/models/{model_id:path}/nodes", model_nodes, "Which nodes serve which blocks of a model",
              "discovery", response_model=ModelNodes),

@@ -66,6 +66,7 @@ class RegisterResponse(BaseModel):
     gateway_token: str = Field(description="What the coordinator presents to this node's gateway (gw_…).")
     heartbeat_interval_s: int
     status: Literal["online", "offline"]
+    dht_bootstrap: list[str] = Field(default_factory=list, description="The swarm's DHT bootstrap peers (as GET /nodes/bootstrap).")
 
 
 class HeartbeatRequest(BaseModel):
