@@ -139,9 +139,9 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
 
-    from farlabs_node._compat import petals_ready
+    from farlabs_node import patches
 
-    petals_ready()
+    patches.petals_ready()
     from petals.models.llama.config import DistributedLlamaConfig
     from transformers import AutoModelForCausalLM
 
@@ -156,7 +156,7 @@ def main() -> None:
     for layer in transposed_layers:
         store_weights_transposed(layer)
     config = DistributedLlamaConfig.from_pretrained(path)
-    decode.use_lean_llama_decode()
+    patches.apply()
     from petals.server.backend import TransformerBackend
 
     petals_backends, petals_reset = _backends(layers, config)

@@ -55,10 +55,8 @@ def worker(maddr: str, threads: int) -> None:
         torch.set_num_threads(threads)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from farlabs_node.gateway.swarm_engine import _closed_client_dht
     from farlabs_node.models import resolve_model
     from farlabs_node.models.chat import load_chat_template, render_chat
-    from farlabs_node.swarm.failover import apply_failover_fix
 
     model = resolve_model("smollm2", show_progress=False)
     tok = AutoTokenizer.from_pretrained(model.path)
@@ -67,13 +65,13 @@ def worker(maddr: str, threads: int) -> None:
     inputs = torch.tensor([tok(text, add_special_tokens=False)["input_ids"]])
     local = AutoModelForCausalLM.from_pretrained(model.path, torch_dtype=torch.float32).eval()
 
-    from farlabs_node._compat import petals_ready
+    from farlabs_node import patches
 
-    petals_ready()  # hivemind 1.1.12 compatibility names, before petals is imported
+    patches.petals_ready()  # hivemind 1.1.12 compatibility names, before petals is imported
     from petals import AutoDistributedModelForCausalLM
 
-    apply_failover_fix()  # what the gateway runs too
-    with _closed_client_dht("127.0.0.1"):
+    patches.apply()  # what the gateway runs too
+    with patches.closed_client_dht("127.0.0.1"):
         remote = AutoDistributedModelForCausalLM.from_pretrained(
             model.path, initial_peers=[maddr], dht_prefix=model.dht_prefix, torch_dtype=torch.float32,
             show_route=False)

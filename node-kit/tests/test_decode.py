@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import torch
 
-from farlabs_node._compat import petals_ready
+from farlabs_node import patches
 from farlabs_node.swarm import decode
 
-petals_ready()
+patches.petals_ready()
 from hivemind import BatchTensorDescriptor  # noqa: E402
 from petals.data_structures import InferenceMetadata  # noqa: E402
 from petals.models.llama.block import WrappedLlamaBlock  # noqa: E402
@@ -62,7 +62,7 @@ def _backend(config: LlamaConfig, seed: int = 0, dtype: torch.dtype = torch.floa
 
 @pytest.fixture(scope="module", autouse=True)
 def installed() -> None:
-    decode.use_lean_llama_decode()
+    patches.apply()
 
 
 def _run(backend: TransformerBackend, step: Any, chunks: list[torch.Tensor],

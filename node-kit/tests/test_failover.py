@@ -67,9 +67,9 @@ def test_generation_survives_a_server_dying_mid_stream(
 
 def test_a_session_finalized_on_hivemind_event_loop_thread_does_not_wait_on_itself() -> None:
     """Petals' own `__del__` blocks on the event loop it runs on when the GC fires there; the fix schedules it."""
-    from farlabs_node.swarm.failover import apply_failover_fix
+    from farlabs_node import patches
 
-    apply_failover_fix()
+    patches.apply()
     from hivemind.moe.client.remote_expert_worker import RemoteExpertWorker
     from petals.client.inference_session import _ServerInferenceSession
 

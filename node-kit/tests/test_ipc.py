@@ -9,12 +9,13 @@ from multiprocessing.reduction import ForkingPickler
 import pytest
 import torch
 
-from farlabs_node.swarm.ipc import SMALL_TENSOR_BYTES, pass_small_tensors_by_value
+from farlabs_node import patches
+from farlabs_node.swarm.ipc import SMALL_TENSOR_BYTES
 
 
 @pytest.fixture(scope="module", autouse=True)
 def installed() -> None:
-    pass_small_tensors_by_value()
+    patches.apply()
 
 
 @pytest.mark.parametrize("tensor", [

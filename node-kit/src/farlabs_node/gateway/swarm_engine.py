@@ -6,34 +6,11 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+from farlabs_node import patches
 from farlabs_node.gateway.engine import Engine, RouteHop, StepSession, next_token_logits
 from farlabs_node.layout import store_weights_transposed
 from farlabs_node.models import PreparedModel
 from farlabs_node.swarm._dht_options import require_initial_peers
-from farlabs_node.swarm.failover import apply_failover_fix
-
-
-@contextlib.contextmanager
-def _closed_client_dht(host: str) -> Iterator[None]:
-    """Petals' client builds its own DHT with relays and AutoNAT on; build it with the node's closed options."""
-    from farlabs_node._compat import petals_ready
-    from farlabs_node.swarm._dht_options import closed_dht_kwargs
-
-    petals_ready()
-    import petals.client.routing.sequence_manager as sequence_manager
-
-    original = sequence_manager.DHT
-    closed = closed_dht_kwargs(host)
-
-    class ClosedDHT(original):  # type: ignore[misc, valid-type]
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **{**closed, **kwargs})
-
-    sequence_manager.DHT = ClosedDHT
-    try:
-        yield
-    finally:
-        sequence_manager.DHT = original
 
 
 class _SwarmSession(StepSession):
@@ -69,8 +46,8 @@ class SwarmEngine(Engine):
         host: str = "127.0.0.1",
     ) -> None:
         super().__init__(model)
-        apply_failover_fix()
-        with _closed_client_dht(host):
+        patches.apply()  # the failover fix, among others
+        with patches.closed_client_dht(host):
             self.client_model = self._load(model, initial_peers, update_period_s, request_timeout_s, max_retries)
         store_weights_transposed(self.client_model)
         self._read_config(self.client_model.config)
@@ -85,9 +62,7 @@ class SwarmEngine(Engine):
     ) -> Any:
         import torch
 
-        from farlabs_node._compat import petals_ready
-
-        petals_ready()
+        patches.petals_ready()
         from petals import AutoDistributedModelForCausalLM
 
         return AutoDistributedModelForCausalLM.from_pretrained(

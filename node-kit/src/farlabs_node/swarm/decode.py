@@ -33,7 +33,6 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-_installed = False
 petals_inference_step: Any = None  # Petals' own step: what is not eligible runs it (tests and bench compare)
 
 
@@ -111,7 +110,7 @@ def lean_block(backend: Any) -> Any:
         return cached
     import torch
 
-    from farlabs_node._compat import petals_ready
+    from farlabs_node.patches import petals_ready
 
     petals_ready()
     from petals.models.llama.block import WrappedLlamaBlock
@@ -133,31 +132,19 @@ def lean_block(backend: Any) -> Any:
     return block
 
 
-def use_lean_llama_decode() -> None:
-    """Route eligible Petals inference steps through `decode_block` in this process; idempotent."""
-    global _installed, petals_inference_step
-    if _installed:
-        return
-    from farlabs_node._compat import petals_ready
-
-    petals_ready()
+def lean_inference_step(self: Any, hidden_states: Any, hypo_ids: Any, inference_info: Any) -> tuple[Any, ...]:
+    """`TransformerBackend.inference_step` (installed by `farlabs_node.patches`): eligible steps through
+    `decode_block`, every other one through Petals' own step."""
     import torch
-    from petals.server.backend import TransformerBackend
 
-    petals_inference_step = TransformerBackend.inference_step
-
-    @torch.inference_mode()
-    def inference_step(self: Any, hidden_states: Any, hypo_ids: Any, inference_info: Any) -> tuple[Any, ...]:
+    with torch.inference_mode():
         block = lean_block(self)
         prefix, n = inference_info.prefix_length, hidden_states.shape[1]
         if (block is None or inference_info.active_adapter or hidden_states.dtype != torch.float32
                 or n > self._estimate_max_chunk_length(hidden_states, inference_info)):
-            return petals_inference_step(self, hidden_states, hypo_ids, inference_info)
+            return petals_inference_step(self, hidden_states, hypo_ids, inference_info)  # type: ignore[no-any-return]
         # Petals' handler has already refused a step past the session's max_length.
         with self.memory_cache.use_cache(*inference_info.cache_handles) as cache_tensors:
             self._reorder_cache_inplace(cache_tensors, hypo_ids)
             keys, values = cache_tensors
             return (decode_block(block, hidden_states, keys, values, prefix),)
-
-    TransformerBackend.inference_step = inference_step
-    _installed = True

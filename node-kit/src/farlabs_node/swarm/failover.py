@@ -5,6 +5,7 @@ When a server dies mid-generation, `InferenceSession._update_sequence()` gives t
 `step()` fails its "Broken input cache" assertion on every retry. The replacement here replays the whole history
 to the new server (rebuilding its attention cache) and returns only the outputs for the new tokens, so greedy
 output is identical to a run without the fault.
+`farlabs_node.patches` installs both replacements.
 
 Also here: Petals' `_ServerInferenceSession.__del__` closes its stream with `RemoteExpertWorker.run_coroutine`, which
 waits for hivemind's event-loop thread. When the garbage collector happens to finalize a session on that very
@@ -19,17 +20,16 @@ import threading
 from typing import Any
 
 logger = logging.getLogger("farlabs_node.failover")
-_applied = False
 
 
-def _replaying_step(self: Any, inputs: Any, prompts: Any, hypo_ids: Any, *, step_id: str) -> Any:
+def replaying_step(self: Any, inputs: Any, prompts: Any, hypo_ids: Any, *, step_id: str) -> Any:
     import torch
     from hivemind import MSGPackSerializer, deserialize_torch_tensor, serialize_torch_tensor
     from hivemind.moe.client.remote_expert_worker import RemoteExpertWorker
     from hivemind.proto import runtime_pb2
     from hivemind.utils.tensor_descr import BatchTensorDescriptor
 
-    from farlabs_node._compat import petals_ready
+    from farlabs_node.patches import petals_ready
 
     petals_ready()
     from petals.utils.packaging import pack_args_kwargs
@@ -89,7 +89,7 @@ def _replaying_step(self: Any, inputs: Any, prompts: Any, hypo_ids: Any, *, step
     return outputs[0][:, -n_input_tokens:]
 
 
-def _finalize_without_self_wait(self: Any) -> None:
+def finalize_without_self_wait(self: Any) -> None:
     from hivemind.moe.client.remote_expert_worker import RemoteExpertWorker
 
     if getattr(self, "_outputs_stream", None) is None:
@@ -98,18 +98,3 @@ def _finalize_without_self_wait(self: Any) -> None:
         RemoteExpertWorker.run_coroutine(self._aclose_stream(), return_future=True)  # runs after this callback
         return
     self.close()
-
-
-def apply_failover_fix() -> None:
-    """Install the replaying step and the non-blocking finalizer into Petals' client (idempotent)."""
-    global _applied
-    if _applied:
-        return
-    from farlabs_node._compat import petals_ready
-
-    petals_ready()
-    import petals.client.inference_session as inference_session
-
-    inference_session._ServerInferenceSession.step = _replaying_step
-    inference_session._ServerInferenceSession.__del__ = _finalize_without_self_wait
-    _applied = True

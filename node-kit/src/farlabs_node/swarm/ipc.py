@@ -16,16 +16,16 @@ its futures' state tensors unshared on purpose.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+import torch
+from torch.multiprocessing.reductions import reduce_tensor  # importing torch already registered it
 
 SMALL_TENSOR_BYTES = 64 * 1024  # a 1-token step's hidden state of a 16k-wide model; prompts stay on shared memory
 
-_installed = False
-
 
 def _rebuild(data: bytes, dtype: Any, shape: tuple[int, ...]) -> Any:
-    import torch
-
     return torch.frombuffer(bytearray(data), dtype=dtype).reshape(shape) if data else torch.empty(shape, dtype=dtype)
 
 
@@ -33,35 +33,20 @@ def _small(tensor: Any) -> bool:
     return bool(tensor.numel() * tensor.element_size() <= SMALL_TENSOR_BYTES)
 
 
-def pass_small_tensors_by_value() -> None:
-    """Install both halves in this process (and the handler processes Petals forks from it); idempotent."""
-    global _installed
-    if _installed:
-        return
-    from multiprocessing.reduction import ForkingPickler
+def reduce_small_by_value(tensor: Any) -> Any:
+    """ForkingPickler's reducer for torch.Tensor: small unshared CPU tensors as bytes, the rest as torch does."""
+    if (type(tensor) is torch.Tensor and tensor.device.type == "cpu" and tensor.layout == torch.strided
+            and not tensor.requires_grad and not tensor.is_shared() and _small(tensor)):
+        flat = tensor.detach().contiguous().reshape(-1)
+        return _rebuild, (flat.view(torch.uint8).numpy().tobytes(), tensor.dtype, tuple(tensor.shape))
+    return reduce_tensor(tensor)
 
-    import torch
-    from torch.multiprocessing.reductions import reduce_tensor  # importing torch already registered it
 
-    from farlabs_node._compat import petals_ready
-
-    petals_ready()
-    from petals.server import task_pool
-
-    def reduce(tensor: torch.Tensor) -> Any:
-        if (type(tensor) is torch.Tensor and tensor.device.type == "cpu" and tensor.layout == torch.strided
-                and not tensor.requires_grad and not tensor.is_shared() and _small(tensor)):
-            flat = tensor.detach().contiguous().reshape(-1)
-            return _rebuild, (flat.view(torch.uint8).numpy().tobytes(), tensor.dtype, tuple(tensor.shape))
-        return reduce_tensor(tensor)
-
-    ForkingPickler.register(torch.Tensor, reduce)
-
-    # Petals' runtime moves every output into shared memory before sending it back; small ones now go by value.
-    move = task_pool._move_to_device_if_tensor
+def keep_small_unshared(move: Callable[..., Any]) -> Callable[..., Any]:
+    """Petals' runtime moves every output into shared memory before sending it back (`move`); small ones now go by
+    value."""
 
     def move_small_unshared(arg: Any, device: Any, share_memory: bool = False) -> Any:
         return move(arg, device, share_memory=share_memory and not (isinstance(arg, torch.Tensor) and _small(arg)))
 
-    task_pool._move_to_device_if_tensor = move_small_unshared
-    _installed = True
+    return move_small_unshared

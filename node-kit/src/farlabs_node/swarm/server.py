@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from farlabs_node import patches
 from farlabs_node.swarm._dht_options import closed_dht_kwargs, require_initial_peers
 
 logger = logging.getLogger(__name__)
@@ -58,19 +59,9 @@ class BlockServer:
         self._thread = threading.Thread(target=self._run, name="petals-server", daemon=True)
 
     def _build(self) -> Any:
-        from farlabs_node._compat import petals_ready
-
-        petals_ready()
+        patches.apply()  # before Server() forks its handler processes
         from petals.server.server import Server
         from petals.utils.convert_block import QuantType
-
-        from farlabs_node.swarm.decode import use_lean_llama_decode
-        from farlabs_node.swarm.ipc import pass_small_tensors_by_value
-        from farlabs_node.swarm.usage import install_token_counter
-
-        install_token_counter()
-        pass_small_tensors_by_value()  # before Server() forks its handler processes
-        use_lean_llama_decode()  # Llama blocks in float32 on CPU; everything else keeps Petals' step
 
         opts = self.options
         kwargs: dict[str, Any] = {}

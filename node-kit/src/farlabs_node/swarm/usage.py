@@ -7,24 +7,16 @@ in this process, so wrapping it gives an exact, cheap count of what the node ser
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 _lock = threading.Lock()
 _tokens_processed = 0
-_installed = False
 
 
-def install_token_counter() -> None:
-    """Wrap Petals' merged inference step once; safe to call repeatedly."""
-    global _installed
-    if _installed:
-        return
-    from farlabs_node._compat import petals_ready
-
-    petals_ready()
-    from petals.server import backend
-
-    original = backend._MergedInferenceStep.__call__
+def counting(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Petals' merged inference step `original`, counting the tokens of every call (installed by
+    `farlabs_node.patches`)."""
 
     def counting_call(self: Any, hidden_states: Any, *args: Any) -> Any:
         result = original(self, hidden_states, *args)
@@ -33,8 +25,7 @@ def install_token_counter() -> None:
             _tokens_processed += int(hidden_states.shape[0]) * int(hidden_states.shape[1])
         return result
 
-    backend._MergedInferenceStep.__call__ = counting_call
-    _installed = True
+    return counting_call
 
 
 def tokens_processed() -> int:
