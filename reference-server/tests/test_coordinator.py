@@ -452,6 +452,6 @@ def test_a_node_gone_within_the_cache_ttl_is_failed_over(live_settings: Settings
         assert events[-1][0] == "done" and events[-1][1]["text"] == expected_text(5) and len(good.requests) == 1
         [session] = sql(database_url, "SELECT gateway_attempts FROM far_mesh_sessions WHERE request_id = 'cached-2'")
         assert session["gateway_attempts"] == 2  # the cached, gone node first
-        assert [r["id"] for r in app.state.ctx.node_cache.get(MODEL)] != []  # still the cached read
+        assert [r.node_id for r in app.state.ctx.node_cache.get(MODEL)] != []  # still the cached read
     finally:
         stop()

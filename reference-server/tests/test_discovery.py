@@ -8,7 +8,7 @@ import pytest
 from eth_account import Account
 from starlette.testclient import TestClient
 
-from farlabs_devtools.testing import FakeClock, NodeIdentity, assert_error, auth, register
+from farlabs_devtools.testing import FakeClock, NodeIdentity, assert_error, auth, make_key, register
 from farlabs_server.app import create_app
 from farlabs_server.settings import Settings
 
@@ -253,3 +253,25 @@ def test_nodes_learn_the_swarms_bootstrap_peers(settings: Settings, identity: No
 
 def test_bootstrap_peers_are_an_empty_list_when_none_is_set(client: TestClient) -> None:
     assert client.get("/nodes/bootstrap").json() == {"dht_bootstrap": []}
+
+
+def test_online_is_three_heartbeat_intervals_in_the_api_and_in_the_view(settings: Settings,
+                                                                       identity: NodeIdentity) -> None:
+    """The app and the plan's `active_far_nodes` view share one rule, with the configured window (here 15 s)."""
+    with TestClient(create_app(settings.model_copy(update={"heartbeat_interval_s": 5}))) as client:
+        key = make_key(client)
+        node_id = register(client, identity, FakeClock())["node_id"]
+        pool = client.app.state.ctx.db.pool  # type: ignore[attr-defined]
+
+        def seen_ago(seconds: int) -> tuple[list[str], list[str]]:
+            async def move() -> list[str]:
+                async with pool.acquire() as conn:
+                    await conn.execute("UPDATE far_nodes SET last_seen = now() - make_interval(secs => $1)", seconds)
+                    return [str(r["id"]) for r in await conn.fetch("SELECT id FROM active_far_nodes")]
+
+            in_view = client.portal.call(move)  # type: ignore[union-attr]
+            in_api = [n["node_id"] for n in client.get("/nodes/active", headers=auth(key)).json()["nodes"]]
+            return in_view, in_api
+
+        assert seen_ago(10) == ([node_id], [node_id])
+        assert seen_ago(20) == ([], [])  # 90 s at the default interval; 15 s here

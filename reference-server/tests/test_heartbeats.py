@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from farlabs_server.db import create_pool
+from farlabs_server.db.nodes import BeatRow
 from farlabs_server.discovery import service
 from farlabs_server.discovery.heartbeats import HeartbeatWriter
 from farlabs_server.discovery.models import HeartbeatRequest
@@ -50,11 +51,11 @@ async def test_concurrent_beats_go_in_few_statements_and_each_gets_its_own_answe
     beats = [beat(h, tokens=1, seconds=1) for h in hashes] + [beat(h, tokens=2, seconds=2) for h in hashes]
     beats.append(beat("ff" * 32, tokens=1))  # nobody's token
     rows = await asyncio.gather(*(writer.write(b) for b in beats))
-    assert [r["outcome"] for r in rows] == ["ok"] * 80 + ["unknown_token"]
+    assert [r.outcome for r in rows] == ["ok"] * 80 + ["unknown_token"]
     async with pool.acquire() as conn:
         ids = {r["token_hash"]: r["id"] for r in await conn.fetch("SELECT id, token_hash FROM far_nodes")}
         stored = await conn.fetch("SELECT tokens_served, last_seen FROM far_nodes")
-    assert [r["node_id"] for r in rows[:80]] == [ids[h] for h in hashes] * 2
+    assert [r.node_id for r in rows[:80]] == [ids[h] for h in hashes] * 2
     assert {(r["tokens_served"], r["last_seen"]) for r in stored} == {(2, NOW + timedelta(seconds=2))}
     assert writer.beats == 81 and writer.batches == 2  # each node's first beats together, then the second ones
     await writer.aclose()
@@ -64,7 +65,7 @@ async def test_a_lone_beat_is_written_at_once(pool: asyncpg.Pool) -> None:
     [token_hash] = await add_nodes(pool, 1)
     writer = HeartbeatWriter(pool)
     row = await asyncio.wait_for(writer.write(beat(token_hash, tokens=3)), timeout=10)
-    assert row["outcome"] == "ok" and writer.batches == 1
+    assert row.outcome == "ok" and writer.batches == 1
 
 
 async def test_a_failed_batch_fails_its_beats_and_the_next_batch_still_runs(
@@ -74,7 +75,7 @@ async def test_a_failed_batch_fails_its_beats_and_the_next_batch_still_runs(
     real = service.record_heartbeats
     calls = 0
 
-    async def down_once(conn: asyncpg.Connection, beats: list[service.Beat]) -> list[asyncpg.Record]:
+    async def down_once(conn: asyncpg.Connection, beats: list[service.Beat]) -> list[BeatRow]:
         nonlocal calls
         calls += 1
         if calls == 1:
@@ -85,4 +86,4 @@ async def test_a_failed_batch_fails_its_beats_and_the_next_batch_still_runs(
     results = await asyncio.gather(*(writer.write(beat(h, tokens=1)) for h in hashes), return_exceptions=True)
     assert all(isinstance(r, asyncpg.PostgresConnectionError) for r in results)  # one batch, all of it failed
     rows = await asyncio.gather(*(writer.write(beat(h, tokens=5)) for h in hashes))
-    assert [r["outcome"] for r in rows] == ["ok"] * 3 and calls == 2
+    assert [r.outcome for r in rows] == ["ok"] * 3 and calls == 2

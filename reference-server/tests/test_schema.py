@@ -63,34 +63,60 @@ async def test_update_node_last_seen_brings_a_node_back(conn: asyncpg.Connection
         await conn.execute("SELECT update_node_last_seen($1)", uuid.uuid4())
 
 
-async def test_far_node_heartbeat_records_the_beat_and_reads_the_books(conn: asyncpg.Connection) -> None:
+async def test_a_heartbeat_records_the_beat_and_reads_the_books(conn: asyncpg.Connection) -> None:
     now = await conn.fetchval("SELECT now()")
     node = await add_node(conn, "n", last_seen=now - timedelta(hours=1))
     await conn.execute("UPDATE far_nodes SET status = 'offline', token_hash = $2 WHERE id = $1", node, "ab" * 32)
-    session = await add_session(conn, "hb-books", tokens=30, cost="0.003")
+    session = await add_session(conn, "hb-books", tokens=60, cost="0.006")
     await contribute(conn, session, node, tokens=10, blocks=(0, 1), pay="0.001")
     await contribute(conn, session, node, tokens=20, blocks=(1, 2), pay="0.002")
-    await conn.execute(
-        """INSERT INTO far_payment_batches (id, batch_key, period_start, network, total_far, total_wei,
-               recipient_count) VALUES ($1, $2, current_date, 'local', 0.001, 1000000000000000, 1)""",
-        batch := uuid.uuid4(), "0x" + "cd" * 32)
+    await contribute(conn, session, node, tokens=30, blocks=(2, 3), pay="0.003")
+    paid, planned = uuid.uuid4(), uuid.uuid4()
+    for batch, key in ((paid, "cd"), (planned, "ce")):
+        await conn.execute(
+            """INSERT INTO far_payment_batches (id, batch_key, period_start, network, total_far, total_wei,
+                   recipient_count) VALUES ($1, $2, current_date, 'local', 0.001, 1000000000000000, 1)""",
+            batch, "0x" + key * 32)
     await conn.execute(
         """UPDATE far_session_contributions SET paid_at = now(), payment_batch_id = $2, tx_hash = $3
-           WHERE node_id = $1 AND tokens_contributed = 10""", node, batch, "0x" + "ef" * 32)
-    call = "SELECT * FROM far_node_heartbeat($1, $2, 7, 1, NULL, NULL, NULL, NULL, $3)"
-    row = await conn.fetchrow(call, "ab" * 32, now, '{"gpu_name": "X"}')
-    assert (row["node_id"], row["tokens_credited"], row["earned_far"], row["unpaid_far"]) == (
-        node, 30, Decimal("0.003"), Decimal("0.002"))
+           WHERE node_id = $1 AND tokens_contributed = 10""", node, paid, "0x" + "ef" * 32)
+    # Reserved by a batch not sent yet: still unpaid (far_contribution_unpaid(), migration 009).
+    await conn.execute("UPDATE far_session_contributions SET payment_batch_id = $2 WHERE node_id = $1 "
+                       "AND tokens_contributed = 20", node, planned)
+
+    async def beat(token_hash: str) -> asyncpg.Record:
+        one = [{"beat": 0, "token_hash": token_hash, "seen_at": now.isoformat(), "tokens_served": 7,
+                "in_flight": 1, "hardware": {"gpu_name": "X"}}]
+        row: asyncpg.Record = await conn.fetchrow("SELECT * FROM far_node_heartbeats($1)", json.dumps(one))
+        return row
+
+    row = await beat("ab" * 32)
+    assert (row["outcome"], row["node_id"], row["tokens_credited"], row["earned_far"], row["unpaid_far"]) == (
+        "ok", node, 60, Decimal("0.006"), Decimal("0.005"))
     node_row = await conn.fetchrow("SELECT * FROM far_nodes WHERE id = $1", node)
     assert node_row["status"] == "online" and node_row["last_seen"] == now and node_row["online_since"] == now
     assert node_row["tokens_served"] == 7 and node_row["hardware"] == '{"gpu_name": "X"}'
-    assert await conn.fetchrow(call, "cd" * 32, now, "{}") is None  # nobody holds that token
+    assert (await beat("cd" * 32))["outcome"] == "unknown_token"  # nobody holds that token
+    summary = await conn.fetchrow("SELECT * FROM node_earnings_summary WHERE node_id = $1", node)
+    assert (summary["paid_far"], summary["unpaid_far"]) == (Decimal("0.001"), Decimal("0.005"))
     # The relaxed commit is the heartbeat's own: never the session's, never a transaction that wrote before it.
     assert await conn.fetchval("SHOW synchronous_commit") == "on"
     async with conn.transaction():
         await conn.execute("UPDATE far_nodes SET in_flight = 0 WHERE id = $1", node)
-        await conn.fetchrow(call, "ab" * 32, now, "{}")
+        await beat("ab" * 32)
         assert await conn.fetchval("SHOW synchronous_commit") == "on"
+
+
+async def test_online_follows_the_servers_offline_window(conn: asyncpg.Connection) -> None:
+    """The view and the server's queries share far_node_online(); the window is the connection's setting."""
+    now = await conn.fetchval("SELECT now()")
+    node = await add_node(conn, "twenty-s-ago", last_seen=now - timedelta(seconds=20))
+    assert [r["id"] for r in await conn.fetch("SELECT id FROM active_far_nodes")] == [node]  # 90 s by default
+    await conn.execute("SET farlabs.node_offline_after_s = 15")  # what a server beating every 5 s sets
+    assert await conn.fetch("SELECT id FROM active_far_nodes") == []
+    row = await conn.fetchrow("SELECT * FROM update_node_last_seen($1, $2)", node, now)
+    assert row["online_since"] == now  # it had been offline under that window: a new stretch online
+    assert [r["id"] for r in await conn.fetch("SELECT id FROM active_far_nodes")] == [node]
 
 
 async def test_far_open_session_is_idempotent_and_relaxes_only_its_own_commit(conn: asyncpg.Connection) -> None:

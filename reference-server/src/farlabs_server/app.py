@@ -24,7 +24,7 @@ from .auth import keys
 from .context import ServerContext, load_server_secret, utc_now
 from .coordinator.engine import Coordinator, CoordinatorConfig
 from .db import CONNECTION_LOST, Database, DatabaseUnavailable, connection_was_lost, open_database
-from .errors import ApiError, InvalidRequestError, NotFound
+from .errors import ApiError, InvalidRequestError, NotFound, database_unavailable
 from .payouts.scheduler import start_payouts
 from .settings import Settings
 
@@ -71,11 +71,15 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    return _error_response(request, database_unavailable())
+
+
 async def _connection_lost(request: Request, exc: Exception) -> JSONResponse:
     if not connection_was_lost(exc):  # an InterfaceError of another kind is a bug
         return await _unhandled(request, exc)
     log.warning("the database connection was lost during a request", extra={"error": type(exc).__name__})
-    return _error_response(request, DatabaseUnavailable())
+    return _error_response(request, database_unavailable())
 
 
 async def _client_gone(request: Request, exc: Exception) -> Response:
@@ -151,7 +155,7 @@ def create_app(
     app = Starlette(
         routes=[ep.route() for ep in endpoints] + dashboard.ROUTES,  # static files: not in the OpenAPI document
         exception_handlers={ApiError: _api_error, HTTPException: _http_error, ClientDisconnect: _client_gone,
-                            Exception: _unhandled,
+                            DatabaseUnavailable: _database_unavailable, Exception: _unhandled,
                             **dict.fromkeys((*CONNECTION_LOST, asyncpg.InterfaceError), _connection_lost)},
         lifespan=lifespan,
     )

@@ -103,6 +103,12 @@ class Overloaded(ApiError):
     default_code = "no_capacity"
 
 
+def database_unavailable() -> Overloaded:
+    """The answer to db.DatabaseUnavailable (PostgreSQL down or restarting): a 503 worth retrying shortly."""
+    return Overloaded("The database is not reachable; try again shortly.", code="database_unavailable",
+                      headers={"Retry-After": "2"})
+
+
 class UpstreamTimeout(ApiError):
     type = "timeout_error"
     status = 504

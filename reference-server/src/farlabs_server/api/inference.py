@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
 from typing import Any
 
 import anyio
@@ -24,6 +23,7 @@ from ..coordinator.models import (
     ModelList,
     StreamToken,
 )
+from ..db import nodes as db_nodes
 from ..errors import ApiError, InvalidRequestError
 from .routing import Call, Endpoint, SseEvent
 
@@ -232,12 +232,8 @@ def _openai_finish(reason: str) -> str:
 async def list_models(call: Call) -> ModelList:
     settings = call.ctx.settings
     async with call.ctx.db.pool.acquire() as conn:
-        rows = await conn.fetch(
-            """SELECT model_id, extract(epoch FROM min(registered_at))::bigint AS created FROM far_nodes
-               WHERE status = 'online' AND last_seen > $1 GROUP BY model_id ORDER BY model_id""",
-            call.ctx.clock() - timedelta(seconds=settings.offline_after_s),
-        )
-    cards = {r["model_id"]: ModelCard(id=r["model_id"], created=r["created"]) for r in rows}
+        served = await db_nodes.served_models(conn, now=call.ctx.clock())
+    cards = {m.model_id: ModelCard(id=m.model_id, created=m.created) for m in served}
     cards.setdefault(settings.default_model_id, ModelCard(id=settings.default_model_id, created=0))
     return ModelList(data=sorted(cards.values(), key=lambda c: c.id))
 

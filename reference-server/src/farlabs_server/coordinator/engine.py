@@ -26,6 +26,9 @@ from farlabs_protocol import ChatMessage, GatewayRequest
 
 from ..context import ServerContext
 from ..db import DatabaseUnavailable, connection_was_lost
+from ..db import nodes as db_nodes
+from ..db import sessions as db_sessions
+from ..db.nodes import RoutableNode
 from ..errors import (
     ApiError,
     Conflict,
@@ -35,13 +38,14 @@ from ..errors import (
     Overloaded,
     StreamInterrupted,
     UpstreamTimeout,
+    database_unavailable,
 )
 from .gateway_client import GatewayEvent, GatewayFailure, finish_cleanly, new_gateway_session, open_generation
 from .metering import Work, cost_of, display, fee_of, split
 from .metrics import CoordinatorMetrics
 from .models import GenerateRequest, GenerateResult, RouteHop, Usage
-from .routing import Gateway, GatewayStats, RoutePlan, online_nodes, plan_route
-from .sessions import Opened, Outcome, close_session, nodes_by_peer, open_session, request_fingerprint
+from .routing import Gateway, GatewayStats, RoutePlan, plan_route
+from .sessions import Opened, Outcome, close_session, open_session, request_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +121,7 @@ class Coordinator:
                     rows = await self._read_nodes(conn, model_id)
                 route = self._plan(rows, req.region)
                 if not route.gateways:
-                    known = model_id == settings.default_model_id or await conn.fetchval(
-                        "SELECT 1 FROM far_nodes WHERE model_id = $1 LIMIT 1", model_id)
+                    known = model_id == settings.default_model_id or await db_nodes.model_known(conn, model_id)
                     self.metrics.errors.labels("no_capacity" if known else "unknown_model").inc()
                     if not known:
                         raise NotFound(f"The model {model_id!r} does not exist.", code="model_not_found",
@@ -142,15 +145,18 @@ class Coordinator:
 
     async def refresh_route(self, model_id: str, region: str | None) -> RoutePlan:
         """A fresh read of the model's nodes (not the cached one): every gateway we knew of failed."""
-        async with self.ctx.db.pool.acquire() as conn:
-            return self._plan(await self._read_nodes(conn, model_id), region)
+        try:
+            async with self.ctx.db.pool.acquire() as conn:
+                return self._plan(await self._read_nodes(conn, model_id), region)
+        except DatabaseUnavailable as exc:  # mid-stream: the stream's error event says so, like any 503
+            raise database_unavailable() from exc
 
-    async def _read_nodes(self, conn: asyncpg.Connection, model_id: str) -> list[asyncpg.Record]:
-        rows = await online_nodes(conn, model_id, now=self.ctx.clock(), offline_after_s=self.ctx.settings.offline_after_s)
+    async def _read_nodes(self, conn: asyncpg.Connection, model_id: str) -> list[RoutableNode]:
+        rows = await db_nodes.routable_nodes(conn, model_id, now=self.ctx.clock())
         self.ctx.node_cache.put(model_id, rows)
         return rows
 
-    def _plan(self, rows: list[asyncpg.Record], region: str | None) -> RoutePlan:
+    def _plan(self, rows: list[RoutableNode], region: str | None) -> RoutePlan:
         return plan_route(rows, server_secret=self.ctx.secret, stats=self.stats,
                           min_swarm_nodes=self.config.min_swarm_nodes, region=region)
 
@@ -321,11 +327,7 @@ class Generation:
     async def _mark_unrecorded(self) -> None:
         """Last resort after a bug in recording: never leave the request id stuck as pending."""
         async with self.c.ctx.db.pool.acquire() as conn:
-            await conn.execute(
-                """UPDATE far_mesh_sessions SET status = 'failed', completed_at = now(), error_type = 'record_failed'
-                   WHERE id = $1 AND status IN ('pending', 'streaming')""",
-                self.session_id,
-            )
+            await db_sessions.mark_unrecorded(conn, self.session_id)
 
     async def _record(self, status: str, error_type: str | None, started: float) -> None:
         """Meter and close the session: the client pays for the tokens it received; nodes split that by work."""
@@ -334,7 +336,7 @@ class Generation:
         fee = fee_of(cost, settings.platform_fee_percent)
         async with self.c.ctx.db.pool.acquire() as conn:
             peers = [h["peer_id"] for s in p.segments for h in (s.route or []) if h.get("peer_id")]
-            by_peer = await nodes_by_peer(conn, peers) if peers else {}
+            by_peer = await db_nodes.nodes_by_peer(conn, peers) if peers else {}
             work, hops = _attribute(p.segments, by_peer)
             shares = split(cost - fee, work)
             if not shares:

@@ -10,10 +10,8 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 
-import asyncpg
-
+from ..db.nodes import RoutableNode
 from ..discovery.service import gateway_token
 
 
@@ -61,19 +59,6 @@ class RoutePlan:
     covered: bool
 
 
-_QUERY = """
-SELECT id, gateway_url, token_generation, mode, region, in_flight, start_block, end_block, total_blocks
-FROM far_nodes
-WHERE model_id = $1 AND status = 'online' AND last_seen > $2
-"""
-
-
-async def online_nodes(conn: asyncpg.Connection, model_id: str, *, now: datetime,
-                       offline_after_s: int) -> list[asyncpg.Record]:
-    """The model's nodes seen within the offline window: what plan_route() chooses from."""
-    return list(await conn.fetch(_QUERY, model_id, now - timedelta(seconds=offline_after_s)))
-
-
 class NodeCache:
     """Each model's online nodes as read at most `ttl_s` ago, so that a request does not read them again (a
     round trip and a query before every first token; at 1,000 concurrent starts, 1,000 of them).
@@ -88,9 +73,9 @@ class NodeCache:
     def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl_s = ttl_s
         self._clock = clock
-        self._rows: dict[str, tuple[float, list[asyncpg.Record]]] = {}
+        self._rows: dict[str, tuple[float, list[RoutableNode]]] = {}
 
-    def get(self, model_id: str) -> list[asyncpg.Record] | None:
+    def get(self, model_id: str) -> list[RoutableNode] | None:
         entry = self._rows.get(model_id)
         if entry is None or entry[0] <= self._clock():
             return None
@@ -99,7 +84,7 @@ class NodeCache:
     def clear(self) -> None:
         self._rows.clear()
 
-    def put(self, model_id: str, rows: list[asyncpg.Record]) -> None:
+    def put(self, model_id: str, rows: list[RoutableNode]) -> None:
         if rows and self.ttl_s > 0:
             if len(self._rows) >= 1000:  # bounded: model ids come from requests
                 self._rows.clear()
@@ -109,21 +94,21 @@ class NodeCache:
 
 
 def plan_route(
-    rows: list[asyncpg.Record], *, server_secret: str, stats: GatewayStats, min_swarm_nodes: int,
+    rows: list[RoutableNode], *, server_secret: str, stats: GatewayStats, min_swarm_nodes: int,
     region: str | None = None,
 ) -> RoutePlan:
-    """Order the gateways of these nodes (from online_nodes()) for one request."""
-    swarm = [r for r in rows if r["mode"] == "swarm"]
-    total = max((r["total_blocks"] for r in swarm), default=0)
-    served = {b for r in swarm for b in range(r["start_block"], r["end_block"])}
+    """Order the gateways of these nodes (db.nodes.routable_nodes()) for one request."""
+    swarm = [r for r in rows if r.mode == "swarm"]
+    total = max((r.total_blocks for r in swarm), default=0)
+    served = {b for r in swarm for b in range(r.start_block, r.end_block)}
     covered = total > 0 and len(served) >= total
     use_swarm = covered and len(swarm) >= min_swarm_nodes
 
     gateways = [
-        Gateway(node_id=r["id"], url=r["gateway_url"], token=gateway_token(server_secret, r["id"], r["token_generation"]),
-                mode=r["mode"], region=r["region"], reported_in_flight=r["in_flight"], start_block=r["start_block"],
-                end_block=r["end_block"], total_blocks=r["total_blocks"])
-        for r in rows if r["gateway_url"]
+        Gateway(node_id=r.node_id, url=r.gateway_url, token=gateway_token(server_secret, r.node_id, r.token_generation),
+                mode=r.mode, region=r.region, reported_in_flight=r.in_flight, start_block=r.start_block,
+                end_block=r.end_block, total_blocks=r.total_blocks)
+        for r in rows if r.gateway_url
     ]
     # A swarm gateway is useless while the swarm does not cover the model.
     gateways = [g for g in gateways if g.mode == "local" or covered]

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import anyio
 import asyncpg
 
-from ..errors import Overloaded
 from ..settings import Settings
 from .embedded import EmbeddedPostgres
 from .migrate import apply_migrations
@@ -69,13 +68,9 @@ def connection_was_lost(error: BaseException) -> bool:
     return False
 
 
-class DatabaseUnavailable(Overloaded):
-    """PostgreSQL cannot be reached right now: a 503 the client may retry, never a 500."""
-
-    default_code = "database_unavailable"
-
-    def __init__(self, message: str = "The database is not reachable; try again shortly.") -> None:
-        super().__init__(message, headers={"Retry-After": "2"})
+class DatabaseUnavailable(Exception):
+    """PostgreSQL cannot be reached right now (down, restarting, refusing connections): worth retrying shortly.
+    The API answers it with a 503 (errors.database_unavailable())."""
 
 
 async def _connect(*args: object, **kwargs: object) -> asyncpg.Connection:
@@ -87,10 +82,16 @@ async def _connect(*args: object, **kwargs: object) -> asyncpg.Connection:
         raise DatabaseUnavailable() from exc
 
 
-async def create_pool(dsn: str, *, min_size: int, max_size: int) -> asyncpg.Pool:
-    """The one way this server pools connections: JSONB codec, outage-aware connect, reset only when needed."""
+# The custom setting far_node_offline_after() reads (migration 009): "online" follows this server's heartbeat setting.
+OFFLINE_AFTER_SETTING = "farlabs.node_offline_after_s"
+
+
+async def create_pool(dsn: str, *, min_size: int, max_size: int, node_offline_after_s: int = 90) -> asyncpg.Pool:
+    """The one way this server pools connections: JSONB codec, outage-aware connect, reset only when needed,
+    and the node offline window (Settings.offline_after_s) set on every connection for the SQL that uses it."""
     pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection,
-                                     connect=_connect, reset=_reset_on_release, connection_class=PooledConnection)
+                                     connect=_connect, reset=_reset_on_release, connection_class=PooledConnection,
+                                     server_settings={OFFLINE_AFTER_SETTING: str(node_offline_after_s)})
     assert pool is not None
     return pool
 
@@ -126,7 +127,8 @@ async def open_database(settings: Settings, *, migrate: bool = True) -> Database
                 await apply_migrations(conn)
             finally:
                 await conn.close()
-        pool = await create_pool(dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+        pool = await create_pool(dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max,
+                                 node_offline_after_s=settings.offline_after_s)
     except BaseException:
         if embedded is not None:
             embedded.stop()

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
+from ..db.nodes import BeatRow
 from . import service
 from .service import Beat
 
@@ -21,7 +22,7 @@ from .service import Beat
 @dataclass
 class _Waiting:
     beat: Beat
-    done: asyncio.Future[asyncpg.Record] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    done: asyncio.Future[BeatRow] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
 class HeartbeatWriter:
@@ -42,7 +43,7 @@ class HeartbeatWriter:
         self.batches = 0  # statements sent, and the beats they carried: their ratio is the batch size
         self.beats = 0
 
-    async def write(self, beat: Beat) -> asyncpg.Record:
+    async def write(self, beat: Beat) -> BeatRow:
         waiting = _Waiting(beat)
         self._waiting.append(waiting)
         if len(self._flushers) < self.max_in_flight:

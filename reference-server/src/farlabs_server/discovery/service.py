@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import uuid
 from collections.abc import Sequence
@@ -10,8 +11,12 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
+from farlabs_protocol import authorization_message, registration_message, signed_by
+
 from ..auth.principal import unknown_node_token
 from ..auth.tokens import GATEWAY_TOKEN_PREFIX, NODE_TOKEN_PREFIX, derive_token, hash_secret, new_secret
+from ..db import nodes as db_nodes
+from ..db.nodes import BeatRow
 from ..errors import AuthenticationError, NotFound, ValidationFailed
 from .models import (
     HeartbeatRequest,
@@ -22,14 +27,6 @@ from .models import (
     RegisterResponse,
     UnregisterResponse,
 )
-from .signatures import authorization_message, recover_signer, registration_message
-
-# Effective status: stored 'online' and seen within the offline window ($1 = the oldest acceptable last_seen).
-_NODE_COLUMNS = """
-    id AS node_id, wallet_address, node_name, peer_id, model_id, start_block, end_block, total_blocks, mode,
-    gateway_url, region, hardware, throughput_tps, in_flight, last_seen, registered_at, online_since,
-    CASE WHEN status = 'online' AND last_seen > $1 THEN 'online' ELSE 'offline' END AS status
-"""
 
 
 def gateway_token(server_secret: str, node_id: uuid.UUID, generation: int) -> str:
@@ -44,8 +41,7 @@ def verify_registration(req: RegisterRequest, now: datetime, max_skew_s: int) ->
             f"The registration timestamp is more than {max_skew_s} s from the server's clock; sign a fresh one.",
             code="stale_signature", param="timestamp",
         )
-    signer = recover_signer(registration_message(req.model_dump()), req.signature)
-    if signer is None or signer.lower() != req.node_address.lower():
+    if not signed_by(registration_message(req.model_dump()), req.signature, req.node_address):
         raise AuthenticationError(
             "The registration signature does not match node_address over this body (docs/protocol.md, "
             "\"Wallet proof\": it covers the model, blocks, mode, gateway_url and region; an older far-node "
@@ -58,8 +54,7 @@ def verify_registration(req: RegisterRequest, now: datetime, max_skew_s: int) ->
             "A node key other than the wallet needs the wallet's authorization signature.",
             code="missing_authorization", param="authorization",
         )
-    owner = recover_signer(authorization_message(req.wallet_address, req.node_address), req.authorization)
-    if owner is None or owner.lower() != req.wallet_address.lower():
+    if not signed_by(authorization_message(req.wallet_address, req.node_address), req.authorization, req.wallet_address):
         raise AuthenticationError(
             "The authorization was not signed by wallet_address.", code="invalid_authorization", param="authorization"
         )
@@ -73,42 +68,22 @@ async def register_node(
     node_token = new_secret(NODE_TOKEN_PREFIX)
     signature_hash = hashlib.sha256(bytes.fromhex(req.signature[2:].lower())).hexdigest()
     async with conn.transaction():
-        used = await conn.fetchval(
-            """INSERT INTO far_node_signatures (signature_hash, node_address, seen_at) VALUES ($1, $2, $3)
-               ON CONFLICT (signature_hash) DO NOTHING RETURNING 1""",
-            signature_hash, req.node_address.lower(), now,
-        )
-        if used is None:
+        fresh = await db_nodes.claim_signature(conn, signature_hash, req.node_address.lower(), now=now,
+                                               forget_before=now - timedelta(seconds=2 * max_skew_s))
+        if not fresh:
             raise AuthenticationError(
                 "This registration signature was already used; sign a fresh one.", code="replayed_signature",
                 param="signature",
             )
-        # Older signatures can no longer pass the timestamp check, so they need no memory.
-        await conn.execute(
-            "DELETE FROM far_node_signatures WHERE seen_at < $1", now - timedelta(seconds=2 * max_skew_s)
-        )
-        row = await conn.fetchrow(
-            """INSERT INTO far_nodes (node_address, wallet_address, node_name, peer_id, model_id, start_block,
-                   end_block, total_blocks, mode, gateway_url, region, hardware, status, token_hash,
-                   registered_at, online_since, last_seen)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'online', $13, $14, $14, $14)
-               ON CONFLICT (node_address) DO UPDATE SET
-                   wallet_address = EXCLUDED.wallet_address, node_name = EXCLUDED.node_name,
-                   peer_id = EXCLUDED.peer_id, model_id = EXCLUDED.model_id,
-                   start_block = EXCLUDED.start_block, end_block = EXCLUDED.end_block,
-                   total_blocks = EXCLUDED.total_blocks, mode = EXCLUDED.mode,
-                   gateway_url = EXCLUDED.gateway_url, region = EXCLUDED.region, hardware = EXCLUDED.hardware,
-                   status = 'online', token_hash = EXCLUDED.token_hash,
-                   token_generation = far_nodes.token_generation + 1,
-                   online_since = EXCLUDED.online_since, last_seen = EXCLUDED.last_seen, in_flight = 0
-               RETURNING id, token_generation""",
-            req.node_address.lower(), req.wallet_address.lower(), req.node_name, req.peer_id, req.model_id,
-            req.start_block, req.end_block, req.total_blocks, req.mode, req.gateway_url, req.region,
-            req.hardware.model_dump(exclude_none=True), hash_secret(node_token), now,
-        )
+        registered = await db_nodes.upsert_node(conn, db_nodes.NewNode(
+            node_address=req.node_address.lower(), wallet_address=req.wallet_address.lower(),
+            node_name=req.node_name, peer_id=req.peer_id, model_id=req.model_id, start_block=req.start_block,
+            end_block=req.end_block, total_blocks=req.total_blocks, mode=req.mode, gateway_url=req.gateway_url,
+            region=req.region, hardware=req.hardware.model_dump(exclude_none=True), token_hash=hash_secret(node_token),
+        ), now=now)
     return RegisterResponse(
-        node_id=row["id"], node_token=node_token,
-        gateway_token=gateway_token(server_secret, row["id"], row["token_generation"]),
+        node_id=registered.node_id, node_token=node_token,
+        gateway_token=gateway_token(server_secret, registered.node_id, registered.token_generation),
         heartbeat_interval_s=heartbeat_interval_s, status="online",
     )
 
@@ -122,7 +97,7 @@ class Beat:
     seen_at: datetime
 
 
-async def record_heartbeats(conn: asyncpg.Connection, beats: Sequence[Beat]) -> list[asyncpg.Record]:
+async def record_heartbeats(conn: asyncpg.Connection, beats: Sequence[Beat]) -> list[BeatRow]:
     """Authenticate each node by its token's hash, record its beat and read its books: one statement for all.
 
     At most one beat per token (a batch is written in one pass). One row per beat, in the order given, with an
@@ -134,47 +109,37 @@ async def record_heartbeats(conn: asyncpg.Connection, beats: Sequence[Beat]) -> 
          **b.req.model_dump(exclude={"hardware"}), "hardware": b.req.hardware.model_dump(exclude_none=True)}
         for i, b in enumerate(beats)
     ]
-    rows = await conn.fetch("SELECT * FROM far_node_heartbeats($1) ORDER BY beat", payload)
-    return list(rows)
+    return await db_nodes.record_heartbeats(conn, payload)
 
 
-def heartbeat_response(row: asyncpg.Record, req: HeartbeatRequest, heartbeat_interval_s: int) -> HeartbeatResponse:
+def heartbeat_response(row: BeatRow, req: HeartbeatRequest, heartbeat_interval_s: int) -> HeartbeatResponse:
     """The answer to one recorded beat, or the error it deserves."""
-    if row["outcome"] == "unknown_token":
+    if row.outcome == "unknown_token":
         raise unknown_node_token()
-    if row["outcome"] == "bad_blocks":
+    if row.outcome == "bad_blocks":
         raise ValidationFailed(
             "start_block and end_block must satisfy 0 <= start_block < end_block <= the model's total_blocks.",
             param="end_block" if req.end_block is not None else "start_block",
         )
+    # outcome 'ok' carries the books
+    assert row.node_id is not None and row.tokens_credited is not None
+    assert row.earned_far is not None and row.unpaid_far is not None
     return HeartbeatResponse(
-        node_id=row["node_id"], status="online", tokens_credited=row["tokens_credited"],
-        earned_far=row["earned_far"], unpaid_far=row["unpaid_far"], heartbeat_interval_s=heartbeat_interval_s,
+        node_id=row.node_id, status="online", tokens_credited=row.tokens_credited,
+        earned_far=row.earned_far, unpaid_far=row.unpaid_far, heartbeat_interval_s=heartbeat_interval_s,
     )
 
 
 async def unregister(conn: asyncpg.Connection, node_id: uuid.UUID) -> UnregisterResponse:
     """Offline at once; its token stops working (a returning node registers again)."""
-    await conn.execute(
-        "UPDATE far_nodes SET status = 'offline', token_hash = NULL, in_flight = 0 WHERE id = $1", node_id
-    )
+    await db_nodes.set_offline(conn, node_id)
     return UnregisterResponse(node_id=node_id, status="offline")
 
 
-def _node(row: asyncpg.Record) -> NodeInfo:
-    return NodeInfo.model_validate(dict(row))
-
-
-async def active_nodes(conn: asyncpg.Connection, *, now: datetime, offline_after_s: int,
-                       model_id: str | None = None) -> list[NodeInfo]:
-    """Nodes seen within the offline window, optionally for one model; the freshest first."""
-    rows = await conn.fetch(
-        f"""SELECT {_NODE_COLUMNS} FROM far_nodes
-            WHERE status = 'online' AND last_seen > $1 AND ($2::text IS NULL OR model_id = $2)
-            ORDER BY model_id, start_block, last_seen DESC""",
-        now - timedelta(seconds=offline_after_s), model_id,
-    )
-    return [_node(r) for r in rows]
+async def active_nodes(conn: asyncpg.Connection, *, now: datetime, model_id: str | None = None) -> list[NodeInfo]:
+    """Nodes online at `now`, optionally for one model; the freshest first."""
+    rows = await db_nodes.online_nodes(conn, now=now, model_id=model_id)
+    return [NodeInfo.model_validate(dataclasses.asdict(r)) for r in rows]
 
 
 def coverage(nodes: list[NodeInfo]) -> tuple[int | None, list[int]]:
@@ -191,12 +156,10 @@ def coverage(nodes: list[NodeInfo]) -> tuple[int | None, list[int]]:
     return total, [b for b, ok in enumerate(served) if not ok]
 
 
-async def model_nodes(conn: asyncpg.Connection, model_id: str, *, now: datetime, offline_after_s: int) -> ModelNodes:
-    nodes = await active_nodes(conn, now=now, offline_after_s=offline_after_s, model_id=model_id)
-    if not nodes:
-        known = await conn.fetchval("SELECT 1 FROM far_nodes WHERE model_id = $1 LIMIT 1", model_id)
-        if not known:
-            raise NotFound(f"No node has ever served model {model_id!r}.", code="model_not_found", param="model_id")
+async def model_nodes(conn: asyncpg.Connection, model_id: str, *, now: datetime) -> ModelNodes:
+    nodes = await active_nodes(conn, now=now, model_id=model_id)
+    if not nodes and not await db_nodes.model_known(conn, model_id):
+        raise NotFound(f"No node has ever served model {model_id!r}.", code="model_not_found", param="model_id")
     total, missing = coverage(nodes)
     return ModelNodes(model_id=model_id, total_blocks=total, covered=bool(nodes) and not missing,
                       missing_blocks=missing, nodes=nodes)
