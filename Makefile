@@ -15,10 +15,12 @@ PYTEST := $(VENV)/bin/pytest
 
 setup: $(VENV)/.stamp $(NODE_VENV)/.farlabs-node-stamp node_modules/.stamp
 
-$(VENV)/.stamp: pyproject.toml reference-server/pyproject.toml reference-server/protocol/pyproject.toml python-sdk/pyproject.toml
+$(VENV)/.stamp: pyproject.toml reference-server/pyproject.toml reference-server/protocol/pyproject.toml \
+		reference-server/devtools/pyproject.toml python-sdk/pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -U "pip>=25.1"
-	$(PY) -m pip install -q --disable-pip-version-check --group dev -e ./reference-server/protocol -e ./reference-server -e ./python-sdk
+	$(PY) -m pip install -q --disable-pip-version-check --group dev -e ./reference-server/protocol -e ./reference-server \
+		-e ./reference-server/devtools -e ./python-sdk
 	@touch $@
 
 # The script keeps its own stamp and is a no-op when up to date.
@@ -36,14 +38,14 @@ node_modules/.stamp: package.json package-lock.json ts-sdk/package.json
 	@touch $@
 
 demo: setup
-	$(PY) -m farlabs_server.demo --node-venv $(NODE_VENV)
+	$(PY) -m farlabs_devtools.demo --node-venv $(NODE_VENV)
 
 # Every suite runs even if an earlier one failed; the target fails if any did.
 test: setup $(GGUF_VENV)/.stamp
 	@status=0; \
 	$(PYTEST) reference-server/tests || status=1; \
 	$(PYTEST) python-sdk/tests || status=1; \
-	PYTHONPATH=reference-server/tests $(PYTEST) -p conftest python-sdk/tests_live || status=1; \
+	$(PYTEST) python-sdk/tests_live || status=1; \
 	FARLABS_GGUF_PYTHON=$(CURDIR)/$(GGUF_VENV)/bin/python $(NODE_VENV)/bin/pytest node-kit/tests || status=1; \
 	$(PYTEST) tests || status=1; \
 	npm test --workspaces --if-present || status=1; \
@@ -52,8 +54,8 @@ test: setup $(GGUF_VENV)/.stamp
 	exit $$status
 
 lint: setup
-	$(VENV)/bin/ruff check reference-server python-sdk tests
-	$(VENV)/bin/mypy reference-server/src python-sdk/src
+	$(VENV)/bin/ruff check reference-server python-sdk tests bench
+	$(VENV)/bin/mypy reference-server/src reference-server/devtools/src python-sdk/src
 
 clean:
 	rm -rf $(VENV) $(NODE_VENV) $(GGUF_VENV) node_modules ts-sdk/node_modules ts-sdk/dist

@@ -8,26 +8,19 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 
-from farlabs_server.localmesh import LocalMesh, NodeSpec
+from farlabs_devtools.localmesh import LocalMesh, NodeSpec
+from farlabs_devtools.testing import TINY_MODEL_ID
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE_BIN = Path(os.environ.get("FARLABS_NODE_VENV", ROOT / ".venv-node")) / "bin" / "far-node"
-TINY_MODEL_ID = "farlabs/tiny-llama"
-
-# The server tests' helpers (reference-server/tests/testkit.py) serve these suites too: `sql` is theirs, and is
-# importable from here (`from conftest import sql`) as before. Appended, so this folder's conftest comes first.
-sys.path.append(str(ROOT / "reference-server" / "tests"))
-from testkit import sql  # noqa: E402  (found through the line above)
 
 
 @pytest.fixture(scope="session")
@@ -87,17 +80,3 @@ def covered(mesh: LocalMesh, api_key: str) -> dict[str, object]:
             raise TimeoutError(f"model never covered: {r.status_code} {r.text}\n{mesh.child('node-a').log()[-3000:]}")
         time.sleep(0.3)
 
-
-def db_fetch(mesh: LocalMesh, query: str, *args: object) -> list[asyncpg.Record]:
-    return sql(f"postgresql://postgres:@/postgres?host={mesh.work_dir / 'server-data' / 'pg'}", query, *args)
-
-
-def wait_for_final_session(mesh: LocalMesh, request_id: str, timeout_s: float = 15) -> asyncpg.Record:
-    """The session row once it left `pending` (recording happens just after the stream ends)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        rows = db_fetch(mesh, "SELECT status, tokens_generated FROM far_mesh_sessions WHERE request_id = $1", request_id)
-        if (rows and rows[0]["status"] != "pending") or time.monotonic() > deadline:
-            assert rows, f"no session {request_id}"
-            return rows[0]
-        time.sleep(0.2)

@@ -21,8 +21,10 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import ROOT, db_fetch, wait_for_final_session
-from farlabs_server.localmesh import LocalMesh
+from farlabs_devtools.localmesh import LocalMesh
+from farlabs_devtools.testing import db_fetch, wait_for_final_session
+
+ROOT = Path(__file__).resolve().parents[1]
 
 CHROMIUM = os.environ.get("FARLABS_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = ROOT / "test-artifacts" / "dashboard"

@@ -4,43 +4,25 @@ with no undocumented field."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
 import jsonschema_rs  # comes with schemathesis (the dev group)
 
-from farlabs_server.localmesh import LocalMesh
+from farlabs_devtools.localmesh import LocalMesh
+from farlabs_devtools.sse import DONE, Event, iter_events
 
 
-def _events(response: httpx.Response) -> list[tuple[str, str]]:
-    """(event name, raw data) for each event; comments (keep-alives) are skipped."""
-    events, name, data = [], "message", []
-    for line in response.iter_lines():
-        if line.startswith(":"):
-            continue
-        if line == "":
-            if data:
-                events.append((name, "\n".join(data)))
-            name, data = "message", []
-        elif line.startswith("event:"):
-            name = line[6:].strip()
-        elif line.startswith("data:"):
-            data.append(line[5:].strip())
-    return events
-
-
-def _check(spec: dict[str, Any], path: str, events: list[tuple[str, str]]) -> list[str]:
+def _check(spec: dict[str, Any], path: str, events: list[Event]) -> list[str]:
     """Validate each event against the documented ones of `path`; returns the names of the schemas used."""
     ok = spec["paths"][path]["post"]["responses"]["200"]["content"]["text/event-stream"]
     documented = ok["x-sse-events"]
     used = []
-    for name, raw in events:
-        if raw == "[DONE]":
-            assert any("[DONE]" in e["description"] for e in documented), f"{path}: [DONE] is not documented"
-            used.append("[DONE]")
+    for name, data in events:
+        if data == DONE:
+            assert any(DONE in e["description"] for e in documented), f"{path}: {DONE} is not documented"
+            used.append(DONE)
             continue
-        data = json.loads(raw)
         candidates = [e for e in documented if e["event"] == name and "schema" in e]
         assert candidates, f"{path}: event {name!r} is not documented"
         schema = {**candidates[0]["schema"], "components": spec["components"]}
@@ -59,12 +41,12 @@ def test_stream_events_are_the_documented_ones(mesh: LocalMesh, api_key: str, co
     body = {"prompt": "Explain quantum computing", "max_tokens": 5}
     with httpx.stream("POST", f"{mesh.url}/mesh/inference/generate", json=body, headers=headers, timeout=60) as r:
         assert r.status_code == 200, r.read()
-        used = _check(spec, "/mesh/inference/generate", _events(r))
+        used = _check(spec, "/mesh/inference/generate", list(iter_events(r)))
     assert used == ["StreamToken"] * (len(used) - 1) + ["GenerateResult"], used
 
     body = {"model": covered["model_id"], "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 5,
             "stream": True, "stream_options": {"include_usage": True}}
     with httpx.stream("POST", f"{mesh.url}/v1/chat/completions", json=body, headers=headers, timeout=60) as r:
         assert r.status_code == 200, r.read()
-        used = _check(spec, "/v1/chat/completions", _events(r))
+        used = _check(spec, "/v1/chat/completions", list(iter_events(r)))
     assert used[-1] == "[DONE]" and set(used[:-1]) == {"ChatCompletionChunk"}, used

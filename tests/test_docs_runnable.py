@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from farlabs_server.localmesh import LocalMesh
+from farlabs_devtools.localmesh import LocalMesh
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,7 +6,6 @@ and costs; the node sees its tokens in its next heartbeat.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from decimal import Decimal
@@ -15,23 +14,14 @@ from typing import Any
 import anyio
 import httpx
 
-from conftest import TINY_MODEL_ID, db_fetch, wait_for_final_session
-from farlabs_server.localmesh import LocalMesh
+from farlabs_devtools.localmesh import LocalMesh
+from farlabs_devtools.sse import Event, iter_events, post_events
+from farlabs_devtools.testing import TINY_MODEL_ID, db_fetch, wait_for_final_session
 
 
-def stream(mesh: LocalMesh, api_key: str, body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    events: list[tuple[str, dict[str, Any]]] = []
-    with httpx.stream("POST", f"{mesh.url}/mesh/inference/generate", json=body, timeout=120,
-                      headers={"Authorization": f"Bearer {api_key}"}) as r:
-        assert r.status_code == 200, r.read()
-        name = "message"
-        for line in r.iter_lines():
-            if line.startswith("event:"):
-                name = line.split(":", 1)[1].strip()
-            elif line.startswith("data:"):
-                events.append((name, json.loads(line[5:])))
-                name = "message"
-    return events
+def stream(mesh: LocalMesh, api_key: str, body: dict[str, Any]) -> list[Event]:
+    return post_events(f"{mesh.url}/mesh/inference/generate", body, headers={"Authorization": f"Bearer {api_key}"},
+                       timeout_s=120)
 
 
 def test_nodes_register_and_show_in_discovery(mesh: LocalMesh, api_key: str, covered: dict[str, Any]) -> None:
@@ -148,9 +138,7 @@ def test_client_disconnect_stops_the_swarm_generation(mesh: LocalMesh, api_key: 
                       headers={"Authorization": f"Bearer {api_key}"},
                       json={"prompt": "Tell me a long story", "max_tokens": 200, "temperature": 0,
                             "model_id": TINY_MODEL_ID, "request_id": request_id}) as r:
-        seen = 0
-        for line in r.iter_lines():
-            seen += line.startswith("data:")
+        for seen, _ in enumerate(iter_events(r), start=1):
             if seen == 3:
                 break
     rows = [wait_for_final_session(mesh, request_id)]

@@ -8,8 +8,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from conftest import ROOT, TINY_MODEL_ID
-from farlabs_server.localmesh import LocalMesh
+from farlabs_devtools.localmesh import LocalMesh
+from farlabs_devtools.testing import TINY_MODEL_ID
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_openai_node_client(mesh: LocalMesh, api_key: str, covered: Any) -> None:

@@ -13,9 +13,9 @@ from typing import Any
 import anyio
 import pytest
 
-from conftest import TINY_MODEL_ID, db_fetch, wait_for_final_session
 from farlabs import AsyncFarMesh, FarMesh
-from farlabs_server.localmesh import LocalMesh
+from farlabs_devtools.localmesh import LocalMesh
+from farlabs_devtools.testing import TINY_MODEL_ID, db_fetch, wait_for_final_session
 
 # The plan's section 4.2, with only the key filled in.
 PLAN_SNIPPETS = {

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from pathlib import Path
 from typing import Any
 
-from conftest import ROOT
-from farlabs_server.localmesh import LocalMesh
+from farlabs_devtools.localmesh import LocalMesh
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_ts_sdk_integration(mesh: LocalMesh, api_key: str, covered: Any) -> None:

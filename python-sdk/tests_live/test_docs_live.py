@@ -12,8 +12,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from synthetic_gateway import Behaviour, SyntheticGateway
-from testkit import MODEL, LiveServer, add_node, new_api_key
+from farlabs_devtools.testing import (
+    MODEL,
+    Behaviour,
+    LiveServer,
+    SyntheticGateway,
+    add_node,
+    new_api_key,
+)
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "python-sdk.md").read_text()
 BLOCKS = re.findall(r"```python\n(.*?)```", DOC, flags=re.S)

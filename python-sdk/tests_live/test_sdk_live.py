@@ -1,10 +1,9 @@
 """The farlabs SDK against the real reference server.
 
-Live uvicorn, embedded PostgreSQL, the server's synthetic gateways (the gateway protocol without a
-model). It uses the reference server's test fixtures, so it runs from the repository root, in the
-root .venv:
+Live uvicorn, embedded PostgreSQL, synthetic gateways (the gateway protocol without a model): the
+fixtures of the repository's pytest plugin (farlabs_devtools.testing), so it runs in the root .venv:
 
-    PYTHONPATH=reference-server/tests .venv/bin/pytest -p conftest python-sdk/tests_live
+    .venv/bin/pytest python-sdk/tests_live
 """
 
 from __future__ import annotations
@@ -13,8 +12,15 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from synthetic_gateway import Behaviour, SyntheticGateway, expected_text
-from testkit import MODEL, LiveServer, add_node, new_api_key
+from farlabs_devtools.testing import (
+    MODEL,
+    Behaviour,
+    LiveServer,
+    SyntheticGateway,
+    add_node,
+    expected_text,
+    new_api_key,
+)
 
 import farlabs
 from farlabs import AsyncFarMesh, FarMesh

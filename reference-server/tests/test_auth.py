@@ -5,8 +5,8 @@ from __future__ import annotations
 import jwt
 from eth_account import Account
 from starlette.testclient import TestClient
-from testkit import FakeClock, NodeIdentity, assert_error, auth, make_key, sql
 
+from farlabs_devtools.testing import FakeClock, NodeIdentity, assert_error, auth, make_key, sql
 from farlabs_server.app import create_app
 from farlabs_server.settings import Settings
 

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from testkit import sql
+from farlabs_devtools.testing import sql
 
 
 def cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -5,7 +5,6 @@ The same paths through a real Petals swarm are covered by the cross-package test
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from collections.abc import Iterator
@@ -14,38 +13,28 @@ from typing import Any
 
 import httpx
 import pytest
-from synthetic_gateway import Behaviour, SyntheticGateway, expected_text
-from testkit import MODEL, LiveServer, add_node, auth, new_api_key, serve_in_thread, sql
 
+from farlabs_devtools.sse import Event, iter_events, post_events
+from farlabs_devtools.testing import (
+    MODEL,
+    Behaviour,
+    LiveServer,
+    SyntheticGateway,
+    add_node,
+    auth,
+    expected_text,
+    new_api_key,
+    serve_in_thread,
+    sql,
+)
 from farlabs_server.app import create_app
 from farlabs_server.coordinator.routing import NodeCache
 from farlabs_server.settings import Settings
 
 
-def sse_events(response: httpx.Response) -> Iterator[tuple[str, dict[str, Any] | str]]:
-    """(event name, parsed data) for each SSE event; comments come through as ("comment", text)."""
-    event, data = "message", []
-    for line in response.iter_lines():
-        if line.startswith(":"):
-            yield "comment", line
-        elif not line:
-            if data:
-                text = "\n".join(data)
-                yield event, text if text == "[DONE]" else json.loads(text)
-            event, data = "message", []
-        elif line.startswith("event:"):
-            event = line.split(":", 1)[1].strip()
-        elif line.startswith("data:"):
-            data.append(line.split(":", 1)[1].strip())
-
-
-def generate(live: LiveServer, key: str, **body: Any) -> list[tuple[str, Any]]:
+def generate(live: LiveServer, key: str, **body: Any) -> list[Event]:
     payload = {"prompt": "Explain quantum computing in simple terms", "max_tokens": 5, "model_id": MODEL, **body}
-    with httpx.stream("POST", live.url + "/mesh/inference/generate", json=payload, headers=auth(key),
-                      timeout=30) as response:
-        assert response.status_code == 200, response.read()
-        assert response.headers["content-type"].startswith("text/event-stream")
-        return list(sse_events(response))
+    return post_events(live.url + "/mesh/inference/generate", payload, headers=auth(key), timeout_s=30)
 
 
 @pytest.fixture
@@ -92,8 +81,11 @@ def test_stream_is_the_plans_event_format_and_is_recorded(live: LiveServer, key:
 def test_keep_alive_comments_while_the_swarm_is_quiet(live: LiveServer, key: str) -> None:
     with SyntheticGateway(Behaviour(token_delay_s=0.7)) as slow:
         add_node(live, "nodeA", slow)
-        events = generate(live, key, max_tokens=3)
-    assert any(name == "comment" for name, _ in events)
+        with httpx.stream("POST", live.url + "/mesh/inference/generate", headers=auth(key), timeout=30,
+                          json={"prompt": "x", "max_tokens": 3, "model_id": MODEL}) as r:
+            r.read()  # the raw stream, for its comments; then its events
+            events = list(iter_events(r))
+    assert any(line.startswith(":") for line in r.text.splitlines())
     assert "".join(d["token"] for n, d in events if n == "message") == expected_text(3)
 
 
@@ -137,8 +129,6 @@ def test_repeated_request_id_is_not_charged_twice(live: LiveServer, key: str, ga
 
 def test_another_keys_request_id_is_a_conflict_not_a_replay(live: LiveServer, key: str, gateway: SyntheticGateway,
                                                           database_url: str) -> None:
-    from testkit import new_api_key
-
     add_node(live, "nodeA", gateway)
     body = {"prompt": "secret question", "max_tokens": 2, "model_id": MODEL, "request_id": "mine-1", "stream": False}
     assert httpx.post(live.url + "/mesh/inference/generate", headers=auth(key), json=body, timeout=30).status_code == 200
@@ -259,10 +249,7 @@ def test_client_disconnect_stops_upstream_and_records_cancelled(live: LiveServer
         add_node(live, "nodeA", slow)
         with httpx.stream("POST", live.url + "/mesh/inference/generate", headers=auth(key), timeout=30,
                           json={"prompt": "x", "max_tokens": 500, "model_id": MODEL, "request_id": "gone-1"}) as r:
-            lines = r.iter_lines()
-            seen = 0
-            for line in lines:
-                seen += line.startswith("data:")
+            for seen, _ in enumerate(iter_events(r), start=1):
                 if seen == 3:
                     break
         assert slow.cancelled.wait(5), "the gateway kept generating after the client left"
@@ -288,9 +275,7 @@ def test_a_finished_stream_keeps_the_gateway_connection_and_a_cut_one_still_stop
         # The next stream goes out on that kept-alive connection; the client leaving still stops it at once.
         with httpx.stream("POST", live.url + "/mesh/inference/generate", headers=auth(key), timeout=30,
                           json={"prompt": "x", "max_tokens": 500, "model_id": MODEL, "request_id": "gone-2"}) as r:
-            seen = 0
-            for line in r.iter_lines():
-                seen += line.startswith("data:")
+            for seen, _ in enumerate(iter_events(r), start=1):
                 if seen == 3:
                     break
         assert gw.client_ports[2] == gw.client_ports[0]

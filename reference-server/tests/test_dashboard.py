@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from starlette.testclient import TestClient
-from testkit import assert_error
+
+from farlabs_devtools.testing import assert_error
 
 
 def test_page_and_its_assets_are_served(client: TestClient) -> None:

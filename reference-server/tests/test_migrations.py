@@ -6,8 +6,8 @@ import anyio
 import asyncpg
 import pytest
 from starlette.testclient import TestClient
-from testkit import PgServer
 
+from farlabs_devtools.testing import PgServer
 from farlabs_server.app import create_app
 from farlabs_server.db.migrate import apply_migrations, available_migrations
 from farlabs_server.settings import Settings

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 import httpx
 import openai
 import pytest
-from synthetic_gateway import SyntheticGateway, expected_text
-from testkit import MODEL, LiveServer, add_node, auth
+
+from farlabs_devtools.sse import DONE, iter_events
+from farlabs_devtools.testing import MODEL, LiveServer, SyntheticGateway, add_node, auth, expected_text
 
 
 @pytest.fixture
@@ -52,9 +53,9 @@ def test_stream_ends_with_done_and_has_no_usage_unless_asked(live: LiveServer, k
                                                               gateway: SyntheticGateway) -> None:
     with httpx.stream("POST", live.url + "/v1/chat/completions", headers=auth(key), timeout=30, json={
             "model": MODEL, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, "stream": True}) as r:
-        lines = [line for line in r.iter_lines() if line]
-    assert lines[-1] == "data: [DONE]"
-    assert '"usage"' not in "".join(lines)
+        events = list(iter_events(r))
+    assert events[-1].data == DONE
+    assert not any("usage" in event.data for event in events[:-1])
 
 
 def test_models_list_is_public(live: LiveServer, gateway: SyntheticGateway) -> None:

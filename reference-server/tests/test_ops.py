@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from starlette.testclient import TestClient
-from testkit import assert_error, auth
+
+from farlabs_devtools.testing import assert_error, auth
 
 
 def test_health_and_ready(client: TestClient) -> None:

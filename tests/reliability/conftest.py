@@ -1,6 +1,6 @@
 """One real server process per session for the fuzz and security tests: `farlabs-server serve` on a loopback
 port, over an embedded PostgreSQL this fixture owns (so tests can count rows behind the server's back); it is
-a faults_server.ServerProcess, as the fault tests' own servers are.
+a farlabs_devtools.testing.ServerProcess, as the fault tests' own servers are.
 
 Fixtures, plus two small helpers the security tests share; no swarm (inference finds no node to serve).
 """
@@ -17,10 +17,9 @@ import httpx
 import pytest
 from eth_account import Account
 
-from conftest import sql as run_sql
+from farlabs_devtools.testing import ServerProcess, registration_body
+from farlabs_devtools.testing import sql as run_sql
 from farlabs_protocol import sign_text
-
-from .faults_server import ServerProcess, registration_body
 
 BROWSER_ORIGIN = "http://localhost:5173"  # the origin the server is configured to allow (the browser SDK's app)
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from .faults_server import ServerProcess
+from farlabs_devtools.testing import ServerProcess
 
 
 @pytest.fixture(scope="module")

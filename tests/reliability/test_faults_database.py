@@ -7,7 +7,6 @@ everything works again, and nothing the server acknowledged is missing from the 
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,9 +16,9 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from .faults_server import ServerProcess, load_synthetic_gateway, registration
+from farlabs_devtools.sse import Event, iter_events
+from farlabs_devtools.testing import Behaviour, ServerProcess, SyntheticGateway, expected_text, swarm_registration
 
-sg = load_synthetic_gateway()
 MODEL = "test/tiny"
 MAX_TOKENS = 5
 PRICE = Decimal("0.0001")
@@ -83,9 +82,9 @@ def test_requests_during_a_database_restart_get_503_and_nothing_acknowledged_is_
         server: ServerProcess, app_key: str) -> None:
     pid = server.proc.pid if server.proc else None
     app = {"Authorization": f"Bearer {app_key}"}
-    with sg.SyntheticGateway(sg.Behaviour(token_delay_s=0.005)) as gateway:
+    with SyntheticGateway(Behaviour(token_delay_s=0.005)) as gateway:
         reg = httpx.post(server.url + "/nodes/register",
-                         json=registration("db-gw", model_id=MODEL, gateway_url=gateway.url)).json()
+                         json=swarm_registration("db-gw", model_id=MODEL, gateway_url=gateway.url)).json()
         gateway.token = reg["gateway_token"]
         node = {"Authorization": f"Bearer {reg['node_token']}"}
         outcomes: list[Outcome] = []
@@ -102,7 +101,7 @@ def test_requests_during_a_database_restart_get_503_and_nothing_acknowledged_is_
         steps: dict[str, Callable[[httpx.Client, int], Outcome]] = {
             "heartbeat": lambda c, i: _call("heartbeat", i, lambda: c.post(
                 server.url + "/nodes/heartbeat", headers=node, json={"tokens_served": i, "in_flight": 0})),
-            "register": lambda c, i: _call("register", body := registration(f"db-reg-{i}", model_id=MODEL),
+            "register": lambda c, i: _call("register", body := swarm_registration(f"db-reg-{i}", model_id=MODEL),
                                            lambda: c.post(server.url + "/nodes/register", json=body)),
             "get": lambda c, i: _call("get", None, lambda: c.get(server.url + "/nodes/active", headers=app)),
             "generate": lambda c, i: _call("generate", f"db-gen-{i}", lambda: _generate(c, server, app_key,
@@ -179,31 +178,26 @@ def test_a_stream_that_outlives_a_database_restart_is_recorded_and_charged_once(
     its session is recorded once the database returns (charged once), rather than left pending with its request
     id stuck."""
     tokens = 12
-    with sg.SyntheticGateway(sg.Behaviour(token_delay_s=0.25)) as gateway:
+    with SyntheticGateway(Behaviour(token_delay_s=0.25)) as gateway:
         reg = httpx.post(server.url + "/nodes/register",
-                         json=registration("db-stream-gw", model_id=MODEL, gateway_url=gateway.url)).json()
+                         json=swarm_registration("db-stream-gw", model_id=MODEL, gateway_url=gateway.url)).json()
         gateway.token = reg["gateway_token"]
-        events: list[tuple[str, dict[str, object]]] = []
+        events: list[Event] = []
         body = {"prompt": "x", "max_tokens": tokens, "model_id": MODEL, "request_id": "db-stream-1"}
         with httpx.stream("POST", server.url + "/mesh/inference/generate", json=body, timeout=TIMEOUT,
                           headers={"Authorization": f"Bearer {app_key}"}) as r:
             assert r.status_code == 200
-            event = "message"
-            for line in r.iter_lines():
-                if line.startswith("event:"):
-                    event = line.split(":", 1)[1].strip()
-                elif line.startswith("data:"):
-                    events.append((event, json.loads(line.split(":", 1)[1])))
-                    event = "message"
-                    if len(events) == tokens - 4:  # the last tokens and the recording fall into the outage
-                        server.stop_database()
-                        time.sleep(2.5)
-                        server.start_database()
+            for event in iter_events(r):
+                events.append(event)
+                if len(events) == tokens - 4:  # the last tokens and the recording fall into the outage
+                    server.stop_database()
+                    time.sleep(2.5)
+                    server.start_database()
         assert "database unavailable while recording a session" in server.log()  # the fault hit the recording
         kinds = [k for k, _ in events]
         assert kinds == ["message"] * tokens + ["done"], events[-1]
         done = events[-1][1]
-        assert done["text"] == sg.expected_text(tokens) and done["cost_far"] == str(tokens * PRICE), done
+        assert done["text"] == expected_text(tokens) and done["cost_far"] == str(tokens * PRICE), done
         [row] = server.sql(
             """SELECT s.status, s.tokens_generated, s.cost_far,
                       (SELECT sum(payment_far) FROM far_session_contributions c WHERE c.session_id = s.id) AS shares

@@ -16,7 +16,7 @@ import anyio
 import httpx
 import pytest
 
-from .faults_server import ServerProcess, registration
+from farlabs_devtools.testing import ServerProcess, swarm_registration
 
 MODEL = "test/storm"
 NODES = 400
@@ -36,7 +36,7 @@ def test_a_heartbeat_storm_gets_no_5xx_loses_no_beat_and_the_server_stays_respon
                    json={"name": "storm-observer"})
     assert r.status_code == 201, r.text
     observer = {"Authorization": f"Bearer {r.json()['key']}"}
-    bodies = [registration(f"storm-{i}", model_id=MODEL, start_block=i % 4, end_block=i % 4 + 1) for i in range(NODES)]
+    bodies = [swarm_registration(f"storm-{i}", model_id=MODEL, start_block=i % 4, end_block=i % 4 + 1) for i in range(NODES)]
     statuses: Counter[tuple[str, int]] = Counter()
     problems: list[str] = []
     acked: dict[str, int] = {}  # node id -> highest tokens_served the server acknowledged

@@ -10,7 +10,6 @@ tokens the client received, its node shares adding up (docs/protocol.md, docs/ar
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -19,8 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import TINY_MODEL_ID, db_fetch, wait_for_final_session
-from farlabs_server.localmesh import LocalMesh, NodeSpec
+from farlabs_devtools.localmesh import LocalMesh, NodeSpec
+from farlabs_devtools.sse import iter_events
+from farlabs_devtools.testing import TINY_MODEL_ID, db_fetch, wait_for_final_session
 
 REGION = "fault-zone"
 PRICE = Decimal("0.0001")
@@ -57,16 +57,6 @@ def fault_node(mesh: LocalMesh, api_key: str, covered: dict[str, Any]) -> Iterat
         time.sleep(12)
 
 
-def _events(response: httpx.Response) -> Iterator[tuple[str, dict[str, Any]]]:
-    event = "message"
-    for line in response.iter_lines():
-        if line.startswith("event:"):
-            event = line.split(":", 1)[1].strip()
-        elif line.startswith("data:"):
-            yield event, json.loads(line.split(":", 1)[1])
-            event = "message"
-
-
 @pytest.mark.slow
 def test_a_node_killed_mid_stream_gives_a_whole_answer_or_a_clean_error_and_charges_what_was_delivered(
         mesh: LocalMesh, api_key: str, fault_node: str) -> None:
@@ -86,7 +76,7 @@ def test_a_node_killed_mid_stream_gives_a_whole_answer_or_a_clean_error_and_char
     with httpx.stream("POST", f"{mesh.url}/mesh/inference/generate", headers=headers, timeout=180,
                       json={**body, "request_id": request_id, "region": REGION}) as r:
         assert r.status_code == 200, r.read()
-        for event, data in _events(r):
+        for event, data in iter_events(r):
             if event == "message":
                 tokens.append(data)
                 if len(tokens) == 3 and not killed:

@@ -33,11 +33,11 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
-from conftest import sql
+from farlabs_devtools.anvil import AnvilNode, find_anvil
+from farlabs_devtools.testing import sql
 from farlabs_server.db.embedded import EmbeddedPostgres
 from farlabs_server.db.migrate import apply_migrations
 from farlabs_server.payouts.amounts import far_to_wei
-from farlabs_server.payouts.anvil import AnvilNode, find_anvil
 from farlabs_server.payouts.contracts import load_artifact
 
 ANVIL = find_anvil()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from farlabs_server.localmesh import LocalMesh, NodeSpec
+from farlabs_devtools.localmesh import LocalMesh, NodeSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_BIN = Path(os.environ.get("FARLABS_NODE_VENV", ROOT / ".venv-node")) / "bin" / "far-node"

@@ -10,6 +10,7 @@ from typing import Any
 
 from .auth import keys
 from .db import open_database
+from .db.migrate import schema_version
 from .errors import ApiError
 from .logs import configure_logging
 from .settings import Settings
@@ -40,7 +41,7 @@ async def _with_db(settings: Settings, work: Callable[[Any], Awaitable[int]]) ->
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     async def work(conn: Any) -> int:
-        version = await conn.fetchval("SELECT max(version) FROM far_schema_migrations")
+        version = await schema_version(conn)
         print(f"✓ database schema at version {version}")
         return 0
 
@@ -86,16 +87,14 @@ def _payouts(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _openapi(settings: Settings, args: argparse.Namespace) -> int:
-    """The OpenAPI document (JSON), or the API reference rendered from it (`--markdown`); no database needed."""
+    """The OpenAPI document (JSON); no database needed."""
     import json
     from pathlib import Path
 
     from .api import all_endpoints
     from .api.openapi import build_openapi
-    from .api.reference import render_markdown
 
-    spec = build_openapi(all_endpoints())
-    text = render_markdown(spec) if args.markdown else json.dumps(spec, indent=2) + "\n"
+    text = json.dumps(build_openapi(all_endpoints()), indent=2) + "\n"
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
         print(f"✓ wrote {args.output}", file=sys.stderr)
@@ -138,8 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     payouts_sub.add_parser("status", help="recent batches and runs")
     payouts.set_defaults(func=_payouts)
 
-    openapi = sub.add_parser("openapi", help="print the OpenAPI document, or the API reference (--markdown)")
-    openapi.add_argument("--markdown", action="store_true", help="render docs/api-reference.md instead of JSON")
+    openapi = sub.add_parser("openapi", help="print the OpenAPI document")
     openapi.add_argument("--output", help="write to this file instead of stdout")
     openapi.set_defaults(func=_openapi)
     return parser

@@ -70,16 +70,3 @@ async def assert_books_balance(conn: asyncpg.Connection, chain: PayoutChain, wal
     confirmed = await conn.fetchval("SELECT coalesce(sum(total_wei), 0) FROM far_payment_batches WHERE status = 'confirmed'")
     assert int(confirmed) == sum(paid.values())
 
-
-def sql(dsn: str, query: str, *args: object) -> list[asyncpg.Record]:
-    """Run one statement on its own connection, from synchronous test code."""
-    import anyio
-
-    async def run() -> list[asyncpg.Record]:
-        conn = await asyncpg.connect(dsn)
-        try:
-            return list(await conn.fetch(query, *args))
-        finally:
-            await conn.close()
-
-    return anyio.run(run)

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from farlabs_server.payouts.anvil import ANVIL_TEST_KEY, AnvilNode, find_anvil
+from farlabs_devtools.anvil import AnvilNode, find_anvil
+from farlabs_server.payouts.anvil import ANVIL_TEST_KEY
 from farlabs_server.payouts.chain import ChainError, PayoutChain, TxStatus
 from farlabs_server.payouts.local import deploy_and_fund
 from farlabs_server.payouts.network import connect

@@ -10,7 +10,9 @@ from datetime import UTC, datetime, timedelta
 import anyio
 import asyncpg
 
-from .payout_seed import provider, sql
+from farlabs_devtools.testing import sql
+
+from .payout_seed import provider
 
 
 def cli(database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

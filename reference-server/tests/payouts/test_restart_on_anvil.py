@@ -17,10 +17,11 @@ import asyncpg
 import pytest
 from web3 import Web3
 
-from farlabs_server.payouts.anvil import AnvilNode, find_anvil
+from farlabs_devtools.anvil import AnvilNode, find_anvil
+from farlabs_devtools.testing import sql
 from farlabs_server.payouts.contracts import load_artifact
 
-from .payout_seed import provider, sql
+from .payout_seed import provider
 
 ANVIL = find_anvil()
 pytestmark = pytest.mark.skipif(ANVIL is None, reason="anvil not installed: run `npm install` at the repo root (@foundry-rs/anvil)")

@@ -8,8 +8,6 @@ identical to an uninterrupted one. Tests of the real thing run node-kit on a Pet
 from __future__ import annotations
 
 import asyncio
-import json
-import socket
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -20,6 +18,10 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from farlabs_protocol import error_envelope, sse_event
+
+from ..ports import free_port
 
 
 @dataclass
@@ -43,7 +45,7 @@ class SyntheticGateway:
         self.client_ports: list[int] = []  # the coordinator's side of the connection, per request
         self.cancelled = threading.Event()
         self.finished = threading.Event()
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._server = uvicorn.Server(uvicorn.Config(self._app(), host="127.0.0.1", port=self.port, log_level="error",
                                                      lifespan="off"))
@@ -62,15 +64,15 @@ class SyntheticGateway:
     def _app(self) -> Starlette:
         async def generate(request: Request) -> Response:
             if request.headers.get("authorization") != f"Bearer {self.token}":
-                return JSONResponse({"error": {"type": "authentication_error", "code": "invalid_gateway_token",
-                                               "message": "no", "request_id": None}}, status_code=401)
+                return JSONResponse(error_envelope("authentication_error", "invalid_gateway_token", "no", None),
+                                    status_code=401)
             body = await request.json()
             self.requests.append(body)
             self.client_ports.append(request.client.port if request.client else 0)
             b = self.behaviour
             if b.fail_status is not None:
-                return JSONResponse({"error": {"type": b.fail_error_type, "code": "synthetic", "message": "refused",
-                                               "request_id": body.get("request_id")}}, status_code=b.fail_status)
+                return JSONResponse(error_envelope(b.fail_error_type, "synthetic", "refused", body.get("request_id")),
+                                    status_code=b.fail_status)
             return StreamingResponse(self._stream(body), media_type="text/event-stream")
 
         async def healthz(request: Request) -> Response:
@@ -95,21 +97,14 @@ class SyntheticGateway:
                 if b.token_delay_s:
                     await asyncio.sleep(b.token_delay_s)
                 produced += 1
-                yield f"data: {json.dumps({'token': f' w{i}{b.token_suffix}', 'token_ids': [i]})}\n\n".encode()
+                yield sse_event({"token": f" w{i}{b.token_suffix}", "token_ids": [i]}).encode()
             done = {"finish_reason": finish, "prompt_tokens": b.prompt_tokens, "completion_tokens": produced,
                     "route": b.route}
-            yield f"event: done\ndata: {json.dumps(done)}\n\n".encode()
+            yield sse_event(done, "done").encode()
             self.finished.set()
         except asyncio.CancelledError:
             self.cancelled.set()
             raise
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def expected_text(n: int) -> str:

@@ -1,13 +1,9 @@
-"""A real `farlabs-server serve` process over an embedded PostgreSQL that the test owns, so a fault test can
-stop and start the database under the running server, or load it with traffic the session servers must not see.
-The session server of the fuzz and security tests (conftest.py) is one of these too.
-
-Also the one builder of signed `POST /nodes/register` bodies that every reliability test uses.
-"""
+"""A real `farlabs-server serve` process over an embedded PostgreSQL that the test owns, so a test can stop
+and start the database under the running server, count rows behind its back, or load it with traffic that
+other servers must not see (the reliability suite's servers are all of this kind)."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import secrets
 import shutil
@@ -16,19 +12,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import ModuleType, TracebackType
+from types import TracebackType
 
 import asyncpg
 import httpx
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
 
-from conftest import sql as run_sql
-from farlabs_protocol import authorization_message, registration_message, sign_text
 from farlabs_server.db.embedded import EmbeddedPostgres
-from farlabs_server.localmesh import free_port
 
-BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"  # the alphabet of libp2p peer ids
+from ..ports import free_port
+from .postgres import sql
 
 
 class ServerProcess:
@@ -112,40 +104,4 @@ class ServerProcess:
 
     def sql(self, query: str, *args: object) -> list[asyncpg.Record]:
         """One statement on the server's database, from synchronous test code."""
-        return run_sql(self.dsn, query, *args)
-
-
-def load_synthetic_gateway() -> ModuleType:
-    """The server tests' synthetic gateway (reference-server/tests/synthetic_gateway.py), loaded by path."""
-    name = "synthetic_gateway"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[2] / "reference-server" / "tests" / "synthetic_gateway.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-def registration_body(wallet: LocalAccount, node: LocalAccount, **overrides: object) -> dict[str, object]:
-    """A signed node registration, as far-node makes it (the wallet authorizes the node key; the node key signs
-    the body, overrides included: docs/protocol.md, "Wallet proof")."""
-    body: dict[str, object] = {
-        "wallet_address": wallet.address, "node_address": node.address, "node_name": "fuzz-node",
-        "peer_id": "12D3KooWFuzz", "model_id": "fuzz/model", "start_block": 0, "end_block": 2, "total_blocks": 2,
-        "mode": "local", "gateway_url": "http://127.0.0.1:9", "timestamp": int(time.time()),
-    }
-    body.update(overrides)
-    body["authorization"] = sign_text(wallet.key, authorization_message(wallet.address, node.address))
-    body["signature"] = sign_text(node.key, registration_message(body))
-    return body
-
-
-def registration(name: str, *, model_id: str, start_block: int = 0, end_block: int = 4, total_blocks: int = 4,
-                 gateway_url: str | None = None) -> dict[str, object]:
-    """A signed swarm-node registration body for a fresh wallet and node key, with a random libp2p peer id."""
-    peer_id = "12D3KooW" + "".join(secrets.choice(BASE58) for _ in range(44))
-    return registration_body(Account.create(), Account.create(), node_name=name, peer_id=peer_id, model_id=model_id,
-                             start_block=start_block, end_block=end_block, total_blocks=total_blocks,
-                             mode="swarm", gateway_url=gateway_url)
+        return sql(self.dsn, query, *args)

@@ -1,18 +1,23 @@
-"""The API reference in Markdown (`docs/api-reference.md`), rendered from the OpenAPI document.
+"""The API reference in Markdown (`docs/api-reference.md`), rendered from the server's OpenAPI document.
 
-`farlabs-server openapi --markdown --output docs/api-reference.md` writes it; a test checks the committed
-file equals a fresh rendering, so the reference cannot drift from what the server accepts.
+`python -m farlabs_devtools.api_reference --output docs/api-reference.md` writes it; a test checks the
+committed file equals a fresh rendering, so the reference cannot drift from what the server accepts.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
+import sys
+from pathlib import Path
 from typing import Any
 
-from ..errors import ApiError
+from farlabs_server.api import all_endpoints
+from farlabs_server.api.openapi import build_openapi
+from farlabs_server.errors import ApiError
 
-REGENERATE = "farlabs-server openapi --markdown --output docs/api-reference.md"
+REGENERATE = "python -m farlabs_devtools.api_reference --output docs/api-reference.md"
 
 AUTH_KINDS = {
     "public": "none",
@@ -267,3 +272,24 @@ def render_markdown(spec: dict[str, Any]) -> str:
     """The OpenAPI document as one Markdown page: every operation, its auth, parameters, body, responses
     and stream events, the error envelope, and every schema they use."""
     return _Renderer(spec).render()
+
+
+def current() -> str:
+    """The reference for the server as it is now."""
+    return render_markdown(build_openapi(all_endpoints()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m farlabs_devtools.api_reference", description=__doc__)
+    parser.add_argument("--output", type=Path, help="write to this file instead of stdout")
+    args = parser.parse_args(argv)
+    if args.output:
+        args.output.write_text(current(), encoding="utf-8")
+        print(f"✓ wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(current())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

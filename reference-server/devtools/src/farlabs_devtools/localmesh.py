@@ -10,7 +10,6 @@ import contextlib
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,14 +20,9 @@ from pathlib import Path
 import httpx
 from eth_account import Account
 
-READY_LINE = "✓ Far Node Server is ready and earning $FAR!"
+from farlabs_protocol import READY_LINE
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+from .ports import free_port
 
 
 @dataclass

@@ -9,7 +9,6 @@ it stops every process it started.
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import subprocess
 import sys
@@ -18,8 +17,10 @@ from pathlib import Path
 
 import httpx
 
+from farlabs_server.settings import DEFAULT_MODEL_ID, Settings
+
 from .localmesh import LocalMesh, NodeSpec
-from .settings import DEFAULT_MODEL_ID, Settings
+from .sse import iter_events
 
 PROMPT = "Explain quantum computing in simple terms"
 
@@ -49,22 +50,16 @@ def stream_answer(base_url: str, api_key: str) -> None:
         if r.status_code != 200:
             print(f"(the mesh answered {r.status_code}: {r.read().decode()})")
             return
-        event = "message"
-        for line in r.iter_lines():
-            if line.startswith("event:"):
-                event = line.split(":", 1)[1].strip()
-            elif line.startswith("data:"):
-                data = json.loads(line[5:])
-                if event == "message":
-                    print(data["token"], end="", flush=True)
-                elif event == "done":
-                    hops = " → ".join(f"{h['peer_id'][-6:] if h['peer_id'] else 'node'}[{h['start_block']}:{h['end_block']}]"
-                                      for h in data["route"])
-                    print(f"\n\n✓ {data['usage']['completion_tokens']} tokens, {data['cost_far']} FAR, "
-                          f"first token after {data['time_to_first_token_ms']:.0f} ms, route {hops}", flush=True)
-                else:
-                    print(f"\n(error: {data['error']['message']})", flush=True)
-                event = "message"
+        for event, data in iter_events(r):
+            if event == "message":
+                print(data["token"], end="", flush=True)
+            elif event == "done":
+                hops = " → ".join(f"{h['peer_id'][-6:] if h['peer_id'] else 'node'}[{h['start_block']}:{h['end_block']}]"
+                                  for h in data["route"])
+                print(f"\n\n✓ {data['usage']['completion_tokens']} tokens, {data['cost_far']} FAR, "
+                      f"first token after {data['time_to_first_token_ms']:.0f} ms, route {hops}", flush=True)
+            else:
+                print(f"\n(error: {data['error']['message']})", flush=True)
 
 
 def print_dashboard(mesh: LocalMesh, node: str) -> None:
