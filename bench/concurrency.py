@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 
 import httpx
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from procstat import cpu_s
 from relay_overhead import TokenClock, coordinator_with_gateway, pct
+
+from farlabs_devtools.sse import aiter_events
 
 
 def rss_mib(pid: int) -> float:
@@ -37,8 +37,8 @@ async def one(client: httpx.AsyncClient, url: str, key: str, tokens: int) -> tup
                              headers={"Authorization": f"Bearer {key}"}) as r:
         if r.status_code != 200:
             raise RuntimeError(f"HTTP {r.status_code}: {(await r.aread())[:200]!r}")
-        async for line in r.aiter_lines():
-            clock.line(line)
+        async for event in aiter_events(r):
+            clock.event(event)
     return clock.result(tokens)
 
 

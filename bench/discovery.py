@@ -14,13 +14,9 @@ import asyncio
 import contextlib
 import json
 import os
-import sys
 import time
-from pathlib import Path
 
 import httpx
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from procstat import cpu_s
 from relay_overhead import LiveServer, add_node, embedded_postgres, pct, server_process
 

@@ -14,7 +14,6 @@ import contextlib
 import itertools
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,11 +24,9 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "reference-server" / "tests"))
-
-from synthetic_gateway import Behaviour, SyntheticGateway  # noqa: E402
-from testkit import LiveServer, add_node, new_api_key  # noqa: E402
+from farlabs_devtools.ports import free_port
+from farlabs_devtools.sse import Event, iter_events
+from farlabs_devtools.testing import Behaviour, LiveServer, SyntheticGateway, add_node, new_api_key
 
 
 def serve(port: int, dsn: str, data_dir: str) -> None:
@@ -72,9 +69,7 @@ def serve(port: int, dsn: str, data_dir: str) -> None:
 @contextlib.contextmanager
 def server_process(dsn: str, data_dir: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """The server (this file's `--serve`) in its own process on a free loopback port; (url, process) once it answers."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--serve", str(port), dsn, str(data_dir)])
     url = f"http://127.0.0.1:{port}"
     try:
@@ -119,17 +114,17 @@ def coordinator_with_gateway(prefix: str) -> Iterator[tuple[str, subprocess.Pope
 
 
 class TokenClock:
-    """Time to first token and inter-token gaps of one streamed request (SSE), fed its lines as they arrive;
+    """Time to first token and inter-token gaps of one streamed request (SSE), fed its events as they arrive;
     the clock starts when it is made, just before the request goes out. For every benchmark that streams."""
 
     def __init__(self) -> None:
         self.t0 = time.perf_counter()
         self.stamps: list[float] = []
 
-    def line(self, line: str) -> None:
-        if line.startswith("event: error"):
-            raise RuntimeError("stream error event")
-        if line.startswith("data: ") and '"token"' in line:
+    def event(self, event: Event) -> None:
+        if event.name == "error":
+            raise RuntimeError(f"stream error event: {event.data}")
+        if event.name == "message" and "token" in event.data:
             self.stamps.append(time.perf_counter())
 
     def result(self, tokens: int | None = None) -> tuple[float, list[float]]:
@@ -144,8 +139,8 @@ def measure(client: httpx.Client, url: str, headers: dict[str, str], body: dict[
     clock = TokenClock()
     with client.stream("POST", url, json=body, headers=headers) as r:
         r.raise_for_status()
-        for line in r.iter_lines():
-            clock.line(line)
+        for event in iter_events(r):
+            clock.event(event)
     return clock.result()
 
 

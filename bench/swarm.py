@@ -116,27 +116,23 @@ def gateway_of(mesh: Any, name: str, secret: str) -> tuple[str, str]:
 
 
 def stream_http(client: Any, url: str, token: str, body: dict[str, Any]) -> tuple[float, float, int]:
-    """(seconds, time to first token, tokens) of one SSE stream read with plain httpx."""
+    """(seconds, time to first token, tokens) of one SSE stream (the coordinator's or a gateway's)."""
+    from farlabs_devtools.sse import iter_events
+
     t0 = time.perf_counter()
     ttft = 0.0
     n = 0
     with client.stream("POST", url, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=300) as r:
         r.raise_for_status()
-        event = "message"
-        for line in r.iter_lines():
-            if line.startswith("event:"):
-                event = line.split(":", 1)[1].strip()
-            elif line.startswith("data:"):
-                if event == "message":
-                    n += 1
-                    if n == 1:
-                        ttft = time.perf_counter() - t0
-                elif event == "done":
-                    done = json.loads(line[5:])
-                    n = (done.get("usage") or done)["completion_tokens"]  # coordinator: usage{}; gateway: flat
-                elif event == "error":
-                    raise RuntimeError(line)
-                event = "message"
+        for event, data in iter_events(r):
+            if event == "message":
+                n += 1
+                if n == 1:
+                    ttft = time.perf_counter() - t0
+            elif event == "done":
+                n = (data.get("usage") or data)["completion_tokens"]  # coordinator: usage{}; gateway: flat
+            elif event == "error":
+                raise RuntimeError(data)
     return time.perf_counter() - t0, ttft, n
 
 
@@ -159,7 +155,7 @@ def main() -> None:
     import httpx
 
     from farlabs import FarMesh
-    from farlabs_server.localmesh import LocalMesh, NodeSpec
+    from farlabs_devtools.localmesh import LocalMesh, NodeSpec
 
     rungs = args.rungs.split(",")
     work = Path(tempfile.mkdtemp(prefix="farlabs-bench-swarm-"))
@@ -255,8 +251,7 @@ def main() -> None:
                       f"{res['tokens'] / res['seconds']:.2f} tok/s", flush=True)
         report(results, args)
         if args.trace:
-            sys.path.insert(0, str(Path(__file__).parent / "steptrace"))
-            from report import summarize
+            from steptrace.report import summarize  # bench/ is on the path of a script run from it
 
             print(summarize(trace))
     finally:
