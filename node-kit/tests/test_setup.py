@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from farlabs_protocol import authorization_message, recover_signer, sign_text
+from conftest import start_node
+from farlabs_protocol import READY_LINE, authorization_message, recover_signer, sign_text
 
 GOOD_WALLET = "0x52908400098527886E0F7030069857D2E4169EE7"
 
@@ -115,6 +116,32 @@ def test_status_reports_the_config(tmp_path: Path) -> None:
     )
     assert GOOD_WALLET in result.stdout and "not running" in result.stdout
     assert result.returncode == 2
+
+
+def test_status_finds_the_running_gateway_on_the_port_it_was_given(tmp_path: Path, cache_dir: Path, tiny_model) -> None:  # type: ignore[no-untyped-def]
+    """A node started with `--port` (as `make demo` starts them) is "running" for `far-node status`, not only one on
+    the configured port; once stopped, it is "not running" again."""
+    home = tmp_path / "home-status"  # start_node's home for a node named "status"
+    assert _setup(home, "--non-interactive", "--wallet", GOOD_WALLET, "--public-ip", "127.0.0.1").returncode == 0
+    node = start_node(tmp_path, cache_dir, "status", None, "--mode", "local")
+    env = {"FARLABS_NODE_HOME": str(home), "PATH": "/usr/bin:/bin"}
+
+    def status() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "farlabs_node.cli", "status"], capture_output=True, text=True,
+                              env=env, timeout=60)
+
+    try:
+        node.wait_for(READY_LINE)
+        assert node.gateway_port != 8300
+        running = status()
+        gateway = next(line for line in running.stdout.splitlines() if line.startswith("Gateway:"))
+        assert f"http://127.0.0.1:{node.gateway_port} → " in gateway and '"status": "ok"' in gateway
+        assert running.returncode == 0
+        assert node.stop() == 0
+        stopped = status()
+        assert "→ not running" in stopped.stdout and stopped.returncode == 2
+    finally:
+        node.shutdown()
 
 
 def test_dashboard_says_what_is_missing(tmp_path: Path) -> None:

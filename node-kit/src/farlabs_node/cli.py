@@ -7,18 +7,13 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any, get_args
+
+from pydantic import ValidationError
 
 from farlabs_node import __version__
-from farlabs_node.config import (
-    DEFAULT_BOOTSTRAP_PORT,
-    DEFAULT_HOST,
-    HIVEMIND_IDENTITY_FILENAME,
-    NODE_KEY_FILENAME,
-    NodeConfig,
-    bootstrap_peers_from_env,
-    default_torch_threads,
-    node_home,
-)
+from farlabs_node.config import DEFAULT_BOOTSTRAP_PORT, DEFAULT_HOST
+from farlabs_node.settings import Mode, NodeSettings, QuantType, TorchDtype, load_settings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,36 +33,45 @@ def _parser() -> argparse.ArgumentParser:
     setup.add_argument("--authorization", help="the wallet's personal_sign signature of the authorization message")
     setup.add_argument("--non-interactive", action="store_true", help="take every answer from flags/defaults")
 
-    run = sub.add_parser("run", help="serve blocks into the swarm + run the gateway and the discovery agent")
-    run.add_argument("--model", help="model to serve (default: config, else SmolLM2-135M-Instruct)")
+    run = sub.add_parser(
+        "run",
+        help="serve blocks into the swarm + run the gateway and the discovery agent",
+        description="Flags override FARLABS_NODE_* env vars, which override the config file, which overrides the "
+        "defaults (docs/provider-guide.md, 'Settings').",
+        argument_default=argparse.SUPPRESS,  # a flag not given leaves the setting to env, config file, default
+    )
+    run.add_argument("--model", help=f"model to serve (default: {_default('model')})")
     run.add_argument("--model-id", help="id announced to the mesh (default: derived from --model)")
     run.add_argument(
         "--mode",
-        choices=("swarm", "local"),
-        default="swarm",
+        choices=get_args(Mode),
         help="swarm: serve blocks into Petals; local: whole model here (centralized fallback)",
     )
     run.add_argument("--blocks", help="block range START:END to serve (default: chosen automatically)")
     run.add_argument("--num-blocks", type=int, help="with automatic placement: how many blocks")
-    run.add_argument("--initial-peers", nargs="*", help="DHT multiaddrs (default: FAR_MESH_DHT_BOOTSTRAP)")
-    run.add_argument("--host", default=DEFAULT_HOST, help="listen address for gateway and DHT (default 127.0.0.1)")
-    run.add_argument("--port", "--gateway-port", dest="gateway_port", type=int, help="gateway port (default 8300)")
-    run.add_argument("--dht-port", type=int, default=0, help="DHT/libp2p port (default: any free port)")
+    run.add_argument("--initial-peers", nargs="*", help="DHT multiaddrs (default: FAR_MESH_DHT_BOOTSTRAP, else the server's)")
+    run.add_argument("--host", help=f"listen address for gateway and DHT (default {_default('host')})")
+    run.add_argument("--port", "--gateway-port", dest="gateway_port", type=int,
+                     help=f"gateway port (default {_default('gateway_port')})")
+    run.add_argument("--dht-port", type=int, help="DHT/libp2p port (default: any free port)")
     run.add_argument("--public-ip")
-    run.add_argument("--server", dest="server_url", help="reference server URL (default: FARLABS_SERVER_URL)")
+    run.add_argument("--server", dest="server_url", help="reference server URL (default: FARLABS_SERVER_URL, else config)")
     run.add_argument(
         "--gateway-token",
         help="token the gateway accepts when no server is configured "
         "(default: FARLABS_GATEWAY_TOKEN, else one saved in the node home)",
     )
     run.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda when available)")
-    run.add_argument("--torch-dtype", default="float32", choices=("float32", "bfloat16", "float16"))
-    run.add_argument("--quant-type", default="none", choices=("none", "int8", "nf4"))
-    run.add_argument("--throughput", type=float, default=1.0, help="announced throughput (a number: no speed test)")
-    run.add_argument("--update-period", type=float, default=60.0, help="seconds between DHT announcements")
-    run.add_argument("--client-update-period", type=float, default=15.0, help="gateway's route refresh, seconds")
-    run.add_argument("--request-timeout", type=float, default=30.0, help="gateway's per-request swarm timeout")
-    run.add_argument("--heartbeat-interval", type=float, default=30.0, help=argparse.SUPPRESS)
+    run.add_argument("--torch-dtype", choices=get_args(TorchDtype))
+    run.add_argument("--quant-type", choices=get_args(QuantType))
+    run.add_argument("--throughput", type=float, help="announced throughput (a number: no speed test)")
+    run.add_argument("--update-period", dest="update_period_s", type=float,
+                     help=f"seconds between DHT announcements (default {_default('update_period_s'):g})")
+    run.add_argument("--client-update-period", dest="client_update_period_s", type=float,
+                     help=f"gateway's route refresh, seconds (default {_default('client_update_period_s'):g})")
+    run.add_argument("--request-timeout", dest="request_timeout_s", type=float,
+                     help=f"gateway's per-request swarm timeout (default {_default('request_timeout_s'):g})")
+    run.add_argument("--heartbeat-interval", dest="heartbeat_interval_s", type=float, help=argparse.SUPPRESS)
     run.add_argument(
         "--torch-threads",
         type=int,
@@ -97,53 +101,29 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run_options(args: argparse.Namespace) -> object:
-    from farlabs_node.run import RunOptions
-    from farlabs_node.swarm.server import parse_block_range
-    from farlabs_node.wallet import read_private_key
+def _default(name: str) -> Any:
+    return NodeSettings.model_fields[name].get_default(call_default_factory=True)
 
-    home = node_home()
-    config = NodeConfig.load(home) or NodeConfig()
-    node_key = read_private_key(home / NODE_KEY_FILENAME) if (home / NODE_KEY_FILENAME).exists() else None
-    identity = home / HIVEMIND_IDENTITY_FILENAME
-    return RunOptions(
-        model=args.model or config.model,
-        mode=args.mode,
-        model_id=args.model_id,
-        initial_peers=args.initial_peers or config.initial_peers or bootstrap_peers_from_env(),
-        blocks=parse_block_range(args.blocks) if args.blocks else None,
-        num_blocks=args.num_blocks,
-        host=args.host,
-        gateway_port=args.gateway_port or config.gateway_port,
-        dht_port=args.dht_port,
-        public_ip=args.public_ip or config.public_ip or None,
-        server_url=args.server_url or os.environ.get("FARLABS_SERVER_URL") or config.server_url or None,
-        gateway_token=args.gateway_token or os.environ.get("FARLABS_GATEWAY_TOKEN"),
-        device=args.device,
-        torch_dtype=args.torch_dtype,
-        quant_type=args.quant_type,
-        throughput=args.throughput,
-        update_period_s=args.update_period,
-        client_update_period_s=args.client_update_period,
-        request_timeout_s=args.request_timeout,
-        identity_path=str(identity) if identity.exists() and not args.ephemeral_identity else None,
-        node_name=config.node_name,
-        region=config.region or None,
-        wallet_address=config.wallet_address or None,
-        node_key=node_key,
-        authorization=config.authorization or None,
-        heartbeat_interval_s=args.heartbeat_interval,
-    )
+
+def _run_settings(args: argparse.Namespace) -> NodeSettings:
+    """The settings of `far-node run`: the flags given, over env vars, config file and defaults."""
+    flags = {name: value for name, value in vars(args).items() if name != "command"}
+    if not flags.get("initial_peers", True):
+        del flags["initial_peers"]  # `--initial-peers` with no value: as if not given
+    return load_settings(**flags)
+
+
+def _one_line(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg'].removeprefix('Value error, ')}"
+                     for e in exc.errors())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `far-node` console script."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     try:
+        settings = _run_settings(args) if args.command == "run" else load_settings()
+        logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         if args.command == "setup":
             from farlabs_node.setup_wizard import SetupAnswers, run_setup
 
@@ -159,19 +139,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                     wallet_key_file=args.wallet_key_file,
                     authorization=args.authorization,
                     non_interactive=args.non_interactive,
-                )
+                ),
+                home=settings.home,
             )
             return 0
         if args.command == "run":
             from farlabs_node.run import run_node
 
-            opts = _run_options(args)
-            threads = args.torch_threads or default_torch_threads(args.host, args.mode, args.device)
-            if threads:
-                import torch
-
-                torch.set_num_threads(threads)
-            code = run_node(opts)  # type: ignore[arg-type]
+            code = run_node(settings)
             # Skip interpreter teardown: hivemind's __del__ hooks print tracebacks once its loops are gone,
             # and every child process has already been stopped.
             sys.stdout.flush()
@@ -187,16 +162,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "status":
             from farlabs_node.status import show_status
 
-            return show_status(args.gateway_url)
+            return show_status(settings, args.gateway_url)
         if args.command == "dashboard":
             from farlabs_node.dashboard import print_dashboard_link
 
-            return print_dashboard_link(args.server_url)
+            return print_dashboard_link(settings, args.server_url)
         if args.command == "prepare-model":
             from farlabs_node.models import resolve_model
 
             print(resolve_model(args.model).path)
             return 0
+    except ValidationError as exc:  # a bad setting: flag, env var or config file
+        print(f"far-node {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
     except (ValueError, FileNotFoundError) as exc:  # bad input: one clear line, no traceback
         print(f"far-node {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -10,16 +10,16 @@ import time
 
 import httpx
 
-from farlabs_node.config import NODE_TOKEN_FILENAME, NodeConfig, node_home
+from farlabs_node.config import NODE_TOKEN_FILENAME
+from farlabs_node.settings import NodeSettings
 
 
-def print_dashboard_link(server_url: str | None = None) -> int:
+def print_dashboard_link(settings: NodeSettings, server_url: str | None = None) -> int:
     """Print the sign-in link; 0 on success, 1 when the node is not set up or not running, 2 on a server error."""
-    home = node_home()
-    config = NodeConfig.load_or_explain(home)
-    if config is None:
+    if not settings.set_up_or_explain():
         return 1
-    server = (server_url or config.server_url).rstrip("/")
+    home = settings.home
+    server = (server_url or settings.server_url or "").rstrip("/")
     if not server:
         print("No server configured: run `far-node setup --server URL` or pass --server-url.")
         return 1

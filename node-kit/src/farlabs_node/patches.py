@@ -216,4 +216,3 @@ def apply() -> None:
         for patch in PATCHES:
             patch.install()
         _applied = True
-

@@ -8,20 +8,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from farlabs_node.config import (
-    DEFAULT_MODEL_ID,
-    HIVEMIND_IDENTITY_FILENAME,
-    NODE_KEY_FILENAME,
-    NodeConfig,
-    node_home,
-)
+from farlabs_node.config import HIVEMIND_IDENTITY_FILENAME, NODE_KEY_FILENAME
+from farlabs_node.peers import BootstrapPeersError, fetch_bootstrap_peers
+from farlabs_node.settings import NodeSettings, load_settings, recorded_settings, save_setup
 from farlabs_node.wallet import (
     WalletError,
     address_of,
     create_node_key,
     default_node_name,
     read_private_key,
-    sign_text,
     validate_node_name,
     validate_wallet,
     verify_authorization,
@@ -58,10 +53,11 @@ def _ask(prompt: str, default: str, ask: Callable[[str], str]) -> str:
     return answer or default
 
 
-def run_setup(answers: SetupAnswers, ask: Callable[[str], str] = input, home: Path | None = None) -> NodeConfig:
-    """Validate the answers, write the config, create the node key and hivemind identity; return the config."""
-    home = home or node_home()
-    existing = NodeConfig.load(home) or NodeConfig()
+def run_setup(answers: SetupAnswers, ask: Callable[[str], str] = input, home: Path | None = None) -> NodeSettings:
+    """Validate the answers, write the config, create the node key and hivemind identity; return what the config
+    file now says."""
+    home = home or load_settings().home
+    existing = recorded_settings(home)
     interactive = not answers.non_interactive
 
     wallet_raw = answers.wallet or existing.wallet_address
@@ -79,7 +75,7 @@ def run_setup(answers: SetupAnswers, ask: Callable[[str], str] = input, home: Pa
             print(f"  {exc}")
             wallet_raw = ""
 
-    model = answers.model or existing.model or DEFAULT_MODEL_ID
+    model = answers.model or existing.model
     if interactive and not answers.model:
         model = _ask("Model to serve (hub id, local checkpoint dir, or 'smollm2')", model, ask)
     public_ip = answers.public_ip or existing.public_ip or "auto"
@@ -98,19 +94,21 @@ def run_setup(answers: SetupAnswers, ask: Callable[[str], str] = input, home: Pa
     _create_hivemind_identity(home / HIVEMIND_IDENTITY_FILENAME)
 
     authorization = _authorize(wallet, node_address, answers, existing)
-    config = NodeConfig(
-        wallet_address=wallet,
-        node_address=node_address,
-        authorization=authorization,
-        node_name=validate_node_name(answers.node_name or existing.node_name or default_node_name(platform.node())),
-        model=model,
-        public_ip=public_ip,
-        region=answers.region if answers.region is not None else existing.region,
-        server_url=answers.server_url if answers.server_url is not None else existing.server_url,
-        initial_peers=answers.initial_peers if answers.initial_peers is not None else existing.initial_peers,
-        gateway_port=existing.gateway_port,
-    )
-    path = config.save(home)
+    server_url = answers.server_url if answers.server_url is not None else existing.server_url or ""
+    initial_peers = answers.initial_peers if answers.initial_peers is not None else existing.initial_peers
+    if not initial_peers and server_url:
+        initial_peers = _peers_from_server(server_url)
+    path = save_setup(home, {
+        "wallet_address": wallet,
+        "node_address": node_address,
+        "authorization": authorization,
+        "node_name": validate_node_name(answers.node_name or existing.node_name or default_node_name(platform.node())),
+        "model": model,
+        "public_ip": public_ip,
+        "region": answers.region if answers.region is not None else existing.region or "",
+        "server_url": server_url,
+        "initial_peers": initial_peers,
+    })
     print(f"✓ Config written to {path}")
     print(f"  wallet {wallet} · node key {node_address} ({home / NODE_KEY_FILENAME}, mode 0600)")
     if not authorization and node_address != wallet:
@@ -120,10 +118,25 @@ def run_setup(answers: SetupAnswers, ask: Callable[[str], str] = input, home: Pa
             print(f"  {line}")
         print("  ---")
         print("  then run: far-node setup --non-interactive --authorization 0x<signature>")
-    return config
+    return recorded_settings(home)
 
 
-def _authorize(wallet: str, node_address: str, answers: SetupAnswers, existing: NodeConfig) -> str:
+def _peers_from_server(server_url: str) -> list[str]:
+    """The server's DHT bootstrap peers, for a provider who names none; a failure is a line, not an error (a
+    local-mode node needs no peers, and `far-node run` asks the server again)."""
+    try:
+        peers = fetch_bootstrap_peers(server_url)
+    except BootstrapPeersError as exc:
+        print(f"  No DHT peers from the server ({exc}): `far-node run` will ask it again; or pass --initial-peers.")
+        return []
+    if peers:
+        print(f"  DHT peers from {server_url}: {', '.join(peers)}")
+    else:
+        print(f"  {server_url} hands out no DHT peers yet: `far-node run` will ask it again; or pass --initial-peers.")
+    return peers
+
+
+def _authorize(wallet: str, node_address: str, answers: SetupAnswers, existing: NodeSettings) -> str:
     if answers.wallet_key_file:
         key = read_private_key(Path(answers.wallet_key_file))
         if address_of(key) != wallet:

@@ -6,24 +6,27 @@ import json
 
 import httpx
 
-from farlabs_node.config import NODE_KEY_FILENAME, NodeConfig, node_home
+from farlabs_node.config import GATEWAY_URL_FILENAME, NODE_KEY_FILENAME
+from farlabs_node.settings import NodeSettings
 
 
-def show_status(gateway_url: str | None = None) -> int:
-    """Print the config and probe the gateway's /healthz; return 0 when configured and (if probed) healthy."""
-    home = node_home()
-    config = NodeConfig.load_or_explain(home)
-    if config is None:
+def show_status(settings: NodeSettings, gateway_url: str | None = None) -> int:
+    """Print the config and probe the gateway's /healthz; return 0 when configured and healthy, 1 when not set up,
+    2 when the gateway does not answer."""
+    if not settings.set_up_or_explain():
         return 1
-    print(f"Config:     {home / 'config.json'}")
-    print(f"Wallet:     {config.wallet_address}")
-    print(f"Node key:   {config.node_address} ({home / NODE_KEY_FILENAME})")
-    print(f"Authorized: {'yes' if config.authorization or config.node_address == config.wallet_address else 'NO'}")
-    print(f"Model:      {config.model}")
-    print(f"Public IP:  {config.public_ip}")
-    print(f"Server:     {config.server_url or '(none: standalone)'}")
-    print(f"DHT peers:  {', '.join(config.initial_peers) or '(from FAR_MESH_DHT_BOOTSTRAP)'}")
-    url = gateway_url or f"http://127.0.0.1:{config.gateway_port}"
+    home = settings.home
+    authorized = settings.authorization or settings.node_address == settings.wallet_address
+    print(f"Config:     {settings.config_path}")
+    print(f"Wallet:     {settings.wallet_address}")
+    print(f"Node key:   {settings.node_address} ({home / NODE_KEY_FILENAME})")
+    print(f"Authorized: {'yes' if authorized else 'NO'}")
+    print(f"Model:      {settings.model}")
+    print(f"Public IP:  {settings.public_ip or '(none)'}")
+    print(f"Server:     {settings.server_url or '(none: standalone)'}")
+    peers = settings.dht_peers
+    print(f"DHT peers:  {', '.join(peers) or ('(from the server)' if settings.server_url else '(none)')}")
+    url = gateway_url or _gateway_url(settings)
     try:
         health = httpx.get(f"{url}/healthz", timeout=3.0).json()
         print(f"Gateway:    {url} → {json.dumps(health)}")
@@ -31,3 +34,10 @@ def show_status(gateway_url: str | None = None) -> int:
         print(f"Gateway:    {url} → not running")
         return 2
     return 0
+
+
+def _gateway_url(settings: NodeSettings) -> str:
+    """Where the running node's gateway listens (it records that, whatever flags it was started with), else where
+    the settings would put it."""
+    running = settings.home / GATEWAY_URL_FILENAME
+    return running.read_text().strip() if running.exists() else settings.local_gateway_url

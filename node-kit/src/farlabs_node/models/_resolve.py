@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from farlabs_node.config import DEFAULT_MODEL_ID, cache_dir
+from farlabs_node.config import DEFAULT_MODEL_ID
+from farlabs_node.settings import cache_dir
 
 SMOLLM2_ALIASES = {"smollm2", DEFAULT_MODEL_ID.lower()}
 TINY_MODEL_ID = "farlabs/tiny-llama"

@@ -35,7 +35,15 @@ def is_loopback(host: str) -> bool:
 def require_initial_peers(peers: list[str]) -> list[str]:
     """Refuse to start without explicit peers: Petals would otherwise join the public swarm."""
     if not peers:
-        raise ValueError("no DHT peers: pass --initial-peers or set FAR_MESH_DHT_BOOTSTRAP (run `far-node bootstrap` to start one)")
+        raise ValueError(
+            "no DHT peers: pass --initial-peers, set FAR_MESH_DHT_BOOTSTRAP, or configure a server that hands them "
+            "out (run `far-node bootstrap` to start one)"
+        )
+    return check_multiaddrs(peers)
+
+
+def check_multiaddrs(peers: list[str]) -> list[str]:
+    """`peers` if each is a multiaddr with a peer id, else ValueError naming the first that is not."""
     for peer in peers:
         if not peer.startswith("/") or "/p2p/" not in peer:
             raise ValueError(f"not a multiaddr with a peer id: {peer!r} (expected /ip4/HOST/tcp/PORT/p2p/12D3Koo…)")

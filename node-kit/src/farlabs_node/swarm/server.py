@@ -4,55 +4,29 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
 from typing import Any
 
 from farlabs_node import patches
+from farlabs_node.models import PreparedModel
+from farlabs_node.settings import NodeSettings
 from farlabs_node.swarm._dht_options import closed_dht_kwargs, require_initial_peers
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class BlockServerOptions:
-    """What a node's Petals server needs; every field has the closed-swarm default."""
-
-    model_path: str
-    dht_prefix: str
-    initial_peers: list[str]
-    block_range: tuple[int, int] | None = None  # [start, end); None = let Petals pick under-served blocks
-    num_blocks: int | None = None  # with block_range None: how many blocks to serve
-    host: str = "127.0.0.1"
-    port: int = 0
-    identity_path: str | None = None
-    device: str | None = None  # None: cuda when available, else cpu
-    torch_dtype: str = "float32"
-    quant_type: str = "none"  # none | int8 | nf4 (the latter two need bitsandbytes on CUDA)
-    throughput: float = 1.0  # a number, so Petals runs no compute benchmark and no network speed test
-    update_period_s: float = 60.0
-    num_handlers: int = 4
-    public_name: str | None = None
-    public_ip: str | None = None
-
-
-def parse_block_range(text: str) -> tuple[int, int]:
-    """ "0:15" -> (0, 15), validated."""
-    try:
-        start_s, end_s = text.split(":")
-        start, end = int(start_s), int(end_s)
-    except ValueError:
-        raise ValueError(f"--blocks must look like START:END (e.g. 0:15), got {text!r}") from None
-    if not 0 <= start < end:
-        raise ValueError(f"--blocks {text}: need 0 <= START < END")
-    return start, end
+NUM_HANDLERS = 4  # Petals' connection handler processes
 
 
 class BlockServer:
-    """Petals `Server` in a thread: start, wait until its blocks are announced, read its peer id and span, stop."""
+    """Petals `Server` in a thread: start, wait until its blocks are announced, read its peer id and span, stop.
 
-    def __init__(self, options: BlockServerOptions) -> None:
-        self.options = options
-        require_initial_peers(options.initial_peers)
+    It serves `settings.blocks` of `model`, or with no range `num_blocks` blocks where the swarm needs them (None:
+    as many as fit), and joins the swarm through `peers`.
+    """
+
+    def __init__(self, settings: NodeSettings, model: PreparedModel, peers: list[str], num_blocks: int | None) -> None:
+        self.settings = settings
+        self.model = model
+        self.peers = require_initial_peers(peers)
+        self.num_blocks = num_blocks
         self._server: Any = None
         self._constructed = threading.Event()
         self._error: BaseException | None = None
@@ -63,27 +37,28 @@ class BlockServer:
         from petals.server.server import Server
         from petals.utils.convert_block import QuantType
 
-        opts = self.options
+        settings = self.settings
         kwargs: dict[str, Any] = {}
-        if opts.block_range is not None:
-            kwargs["block_indices"] = f"{opts.block_range[0]}:{opts.block_range[1]}"
+        if settings.blocks is not None:
+            kwargs["block_indices"] = f"{settings.blocks[0]}:{settings.blocks[1]}"
         else:
-            kwargs["num_blocks"] = opts.num_blocks
+            kwargs["num_blocks"] = self.num_blocks
+        identity = settings.hivemind_identity_path
         return Server(
-            converted_model_name_or_path=opts.model_path,
-            dht_prefix=opts.dht_prefix,
-            initial_peers=list(opts.initial_peers),
-            public_name=opts.public_name,
-            throughput=float(opts.throughput),
-            device=opts.device,
-            torch_dtype=opts.torch_dtype,
-            quant_type=QuantType[opts.quant_type.upper()],
-            num_handlers=opts.num_handlers,
-            update_period=opts.update_period_s,
+            converted_model_name_or_path=self.model.path,
+            dht_prefix=self.model.dht_prefix,
+            initial_peers=list(self.peers),
+            public_name=settings.node_name or None,
+            throughput=float(settings.throughput),  # a number: Petals runs no benchmark and no network speed test
+            device=settings.device,
+            torch_dtype=settings.torch_dtype,
+            quant_type=QuantType[settings.quant_type.upper()],
+            num_handlers=NUM_HANDLERS,
+            update_period=settings.update_period_s,
             mean_balance_check_period=3600.0,  # a rebalance moves blocks under the coordinator's feet
             reachable_via_relay=False,  # skips the reachability round-trip through other peers
             skip_reachability_check=True,
-            **closed_dht_kwargs(opts.host, opts.port, opts.identity_path, opts.public_ip),
+            **closed_dht_kwargs(settings.host, settings.dht_port, str(identity) if identity else None, settings.public_ip),
             **kwargs,
         )
 
