@@ -53,9 +53,12 @@ test: setup $(GGUF_VENV)/.stamp
 		echo "*** NOTE: no Chromium on this machine: the dashboard's browser test was SKIPPED (apt-get install chromium) ***"; \
 	exit $$status
 
+# node-kit is type-checked against its own environment's packages (torch, Petals, hivemind), with a cache of its own
+# so that the two mypy runs do not keep invalidating each other's.
 lint: setup
-	$(VENV)/bin/ruff check reference-server python-sdk tests bench
-	$(VENV)/bin/mypy reference-server/src reference-server/devtools/src python-sdk/src
+	$(VENV)/bin/ruff check reference-server python-sdk node-kit tests bench
+	$(VENV)/bin/mypy reference-server/src reference-server/protocol/src reference-server/devtools/src python-sdk/src
+	$(VENV)/bin/mypy --python-executable $(NODE_VENV)/bin/python --cache-dir .mypy_cache/node-kit node-kit/src
 
 clean:
 	rm -rf $(VENV) $(NODE_VENV) $(GGUF_VENV) node_modules ts-sdk/node_modules ts-sdk/dist

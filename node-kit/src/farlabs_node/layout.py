@@ -27,7 +27,7 @@ def store_weights_transposed(model: Any) -> int:
     """
     import torch
 
-    weights = [m.weight for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    weights: list[torch.Tensor | None] = [m.weight for m in model.modules() if isinstance(m, torch.nn.Linear)]
     head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     weights.append(getattr(head, "weight", None))  # Petals' client has its own LMHead module
     changed, seen = 0, set()

@@ -122,10 +122,11 @@ def lean_block(backend: Any) -> Any:
         attn, mlp = candidate.self_attn, candidate.mlp
         linears = (attn.q_proj, attn.k_proj, attn.v_proj, attn.o_proj, mlp.gate_proj, mlp.up_proj, mlp.down_proj)
         weight = attn.q_proj.weight
+        # The ignore: torch annotates Linear.bias as a Parameter, but Linear(bias=False) holds None there.
         if (weight.device.type == "cpu" and weight.dtype == torch.float32
                 and getattr(attn.config, "pretraining_tp", 1) == 1
-                and all(type(lin) is torch.nn.Linear and lin.bias is None and lin.weight.dtype == weight.dtype
-                        for lin in linears)):
+                and all(type(lin) is torch.nn.Linear and lin.bias is None
+                        and lin.weight.dtype == weight.dtype for lin in linears)):  # type: ignore[unreachable]
             block = candidate
     logger.debug("%s: %s inference step", backend.name, "lean Llama" if block is not None else "Petals'")
     backend._farlabs_lean_block = block

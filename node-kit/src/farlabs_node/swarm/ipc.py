@@ -35,11 +35,12 @@ def _small(tensor: Any) -> bool:
 
 def reduce_small_by_value(tensor: Any) -> Any:
     """ForkingPickler's reducer for torch.Tensor: small unshared CPU tensors as bytes, the rest as torch does."""
+    # The ignores: torch leaves Tensor.is_shared and its reducers unannotated.
     if (type(tensor) is torch.Tensor and tensor.device.type == "cpu" and tensor.layout == torch.strided
-            and not tensor.requires_grad and not tensor.is_shared() and _small(tensor)):
+            and not tensor.requires_grad and not tensor.is_shared() and _small(tensor)):  # type: ignore[no-untyped-call]
         flat = tensor.detach().contiguous().reshape(-1)
         return _rebuild, (flat.view(torch.uint8).numpy().tobytes(), tensor.dtype, tuple(tensor.shape))
-    return reduce_tensor(tensor)
+    return reduce_tensor(tensor)  # type: ignore[no-untyped-call]
 
 
 def keep_small_unshared(move: Callable[..., Any]) -> Callable[..., Any]:
