@@ -10,6 +10,7 @@ from typing import Any
 
 from .auth import keys
 from .db import open_database
+from .db.migrate import schema_version
 from .errors import ApiError
 from .logs import configure_logging
 from .settings import Settings
@@ -40,7 +41,7 @@ async def _with_db(settings: Settings, work: Callable[[Any], Awaitable[int]]) ->
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     async def work(conn: Any) -> int:
-        version = await conn.fetchval("SELECT max(version) FROM far_schema_migrations")
+        version = await schema_version(conn)
         print(f"✓ database schema at version {version}")
         return 0
 

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 from .auth.ratelimit import RateLimiter
 from .coordinator.routing import NodeCache
 from .db import Database
+from .db import keys as db_keys
 from .discovery.heartbeats import HeartbeatWriter
 from .settings import Settings
 
@@ -43,9 +44,4 @@ async def load_server_secret(db: Database, configured: str | None) -> str:
     import secrets
 
     async with db.pool.acquire() as conn:
-        await conn.execute(
-            "INSERT INTO far_server_secrets (name, value) VALUES ('secret_key', $1) ON CONFLICT (name) DO NOTHING",
-            secrets.token_urlsafe(48),
-        )
-        value: str = await conn.fetchval("SELECT value FROM far_server_secrets WHERE name = 'secret_key'")
-    return value
+        return await db_keys.server_secret(conn, secrets.token_urlsafe(48))

@@ -13,6 +13,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from .._version import __version__
 from ..db import Database
+from ..db.database import ping
 from ..errors import Overloaded
 from .routing import Call, Endpoint
 
@@ -39,13 +40,13 @@ async def readyz(call: Call) -> Health:
 async def _database_answers(db: Database) -> None:
     try:
         async with db.pool.acquire(timeout=2) as conn:
-            await conn.fetchval("SELECT 1")
+            await ping(conn)
     except TimeoutError:
         # Every pooled connection is busy (a burst of traffic): that is load, not an outage, and a load balancer
         # must not take a busy replica out of rotation for it. Ask the database on a connection of its own.
         conn = await asyncpg.connect(db.dsn, timeout=2)
         try:
-            await conn.fetchval("SELECT 1", timeout=2)
+            await ping(conn, timeout_s=2)
         finally:
             await conn.close()
 

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from ..db import nodes as db_nodes
 from ..errors import AuthenticationError
 from .jwt import verify_jwt
 from .keys import find_active_key_by_id, use_active_key
@@ -89,7 +90,7 @@ async def authenticate_node(ctx: ServerContext, authorization: str | None) -> uu
     """The id of the node whose current token this is."""
     token_hash = node_token_hash(authorization)
     async with ctx.db.pool.acquire() as conn:
-        node_id: uuid.UUID | None = await conn.fetchval("SELECT id FROM far_nodes WHERE token_hash = $1", token_hash)
+        node_id = await db_nodes.node_by_token_hash(conn, token_hash)
     if node_id is None:
         raise unknown_node_token()
     return node_id

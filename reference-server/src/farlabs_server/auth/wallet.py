@@ -14,6 +14,7 @@ import asyncpg
 
 from farlabs_protocol import signed_by
 
+from ..db import keys as db_keys
 from ..errors import AuthenticationError
 from .jwt import issue_jwt
 
@@ -45,14 +46,12 @@ async def sign_in(conn: asyncpg.Connection, *, secret: str, wallet: str, nonce: 
     if not signed_by(challenge_message(wallet, nonce, issued), signature, wallet):
         raise AuthenticationError("The signature was not made by this wallet.", code="invalid_signature",
                                   param="signature")
-    used = await conn.fetchval(
-        """INSERT INTO far_wallet_signins (signature_hash, wallet_address, seen_at) VALUES ($1, $2, $3)
-           ON CONFLICT DO NOTHING RETURNING 1""",
-        hashlib.sha256(signature.lower().encode()).hexdigest(), wallet.lower(), now,
+    fresh = await db_keys.claim_wallet_signin(
+        conn, hashlib.sha256(signature.lower().encode()).hexdigest(), wallet.lower(), now=now,
+        forget_before=now - timedelta(seconds=2 * CHALLENGE_TTL_S),
     )
-    if used is None:
+    if not fresh:
         raise AuthenticationError("This signature was already used; sign a new challenge.", code="replayed_signature")
-    await conn.execute("DELETE FROM far_wallet_signins WHERE seen_at < $1", now - timedelta(seconds=2 * CHALLENGE_TTL_S))
     return provider_token(secret, wallet, now, ttl_s)
 
 

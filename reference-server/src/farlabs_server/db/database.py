@@ -134,3 +134,8 @@ async def open_database(settings: Settings, *, migrate: bool = True) -> Database
             embedded.stop()
         raise
     return Database(pool=pool, dsn=dsn, embedded=embedded)
+
+
+async def ping(conn: asyncpg.Connection, *, timeout_s: float | None = None) -> None:
+    """A round trip to PostgreSQL (readiness)."""
+    await conn.fetchval("SELECT 1", timeout=timeout_s)

@@ -54,3 +54,9 @@ async def apply_migrations(conn: asyncpg.Connection) -> list[str]:
             applied.append(name)
             log.info("applied migration", extra={"migration": name})
     return applied
+
+
+async def schema_version(conn: asyncpg.Connection) -> int | None:
+    """The newest migration applied (None on a database never migrated)."""
+    version: int | None = await conn.fetchval("SELECT max(version) FROM far_schema_migrations")
+    return version
