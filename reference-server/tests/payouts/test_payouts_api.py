@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 from farlabs_server.app import create_app
 from farlabs_server.auth import keys
-from farlabs_server.payouts.store import PAYOUT_LOCK_ID
+from farlabs_server.db.payouts import PAYOUT_LOCK_ID
 from farlabs_server.settings import Settings
 
 from .payout_seed import provider

@@ -7,13 +7,13 @@
 - `local`     the embedded in-process EVM with the contracts deployed
 - `keys`      the payer's key from the environment or an encrypted keystore
 - `tracker`   one payout run: plan once a week, pay batch by batch, finish what a crash left open
-- `store`     the tracker's SQL (runs, batches, transactions, reserved contributions)
 - `runtime`   the configured network -> a connected chain (in-process, dev node, testnet, mainnet)
 - `service`   a process's payouts: its chain, metrics, runs and dry runs
 - `scheduler` Monday 00:00 UTC inside the server, one replica per run (`start_payouts` for the app)
 - `admin`, `report`, `cli`, `metrics`  what admins read, the printed lines, the CLI group, Prometheus
 
-`chain`, `local` and `keys` import web3 (about a second); import them where they are used.
+Their SQL is in `farlabs_server.db.payouts`. `chain`, `local` and `keys` import web3 (about a second); import
+them where they are used.
 """
 
 from .amounts import AmountError, far_to_wei, format_far, wei_to_far

@@ -9,6 +9,7 @@ from decimal import Decimal
 import asyncpg
 from pydantic import BaseModel, Field
 
+from ..db import payouts as db_payouts
 from .amounts import format_far, wei_to_far
 from .report import report_lines
 from .tracker import RunReport
@@ -97,47 +98,26 @@ class RunResult(BaseModel):
     batches: list[BatchSummary] = Field(default_factory=list)
 
 
-_SUMMARY = """id, batch_key, period_start, network, chain_id, chunk_index, status, total_far, total_wei::text AS total_wei,
-    recipient_count, attempts, nonce, tx_hash, block_number, error, created_at, updated_at, confirmed_at"""
 BATCH_STATUSES = ("planned", "signed", "broadcast", "confirmed", "failed", "abandoned")
 
 
 async def list_batches(conn: asyncpg.Connection, *, status: str | None, limit: int) -> BatchList:
-    rows = await conn.fetch(
-        f"SELECT {_SUMMARY} FROM far_payment_batches WHERE ($1::text IS NULL OR status = $1) "
-        "ORDER BY created_at DESC, chunk_index LIMIT $2",
-        status, limit,
-    )
-    return BatchList(batches=[BatchSummary.model_validate(dict(r)) for r in rows])
+    rows = await db_payouts.batch_summaries(conn, status=status, limit=limit)
+    return BatchList(batches=[BatchSummary.model_validate(r) for r in rows])
 
 
 async def batch_detail(conn: asyncpg.Connection, batch_id: uuid.UUID) -> BatchDetail | None:
-    row = await conn.fetchrow(f"SELECT {_SUMMARY} FROM far_payment_batches WHERE id = $1", batch_id)
-    if row is None:
+    found = await db_payouts.batch_detail(conn, batch_id)
+    if found is None:
         return None
-    recipients = await conn.fetch(
-        "SELECT wallet_address, amount_far, amount_wei::text AS amount_wei FROM far_payment_recipients "
-        "WHERE batch_id = $1 ORDER BY wallet_address", batch_id)
-    txs = await conn.fetch(
-        "SELECT attempt, nonce, tx_hash, status, block_number, gas_used, error, created_at FROM far_payment_transactions "
-        "WHERE batch_id = $1 ORDER BY attempt", batch_id)
-    contributions = await conn.fetchval(
-        "SELECT count(*) FROM far_session_contributions WHERE payment_batch_id = $1", batch_id)
-    return BatchDetail(**dict(row), recipients=[BatchRecipient.model_validate(dict(r)) for r in recipients],
-                       transactions=[BatchTransaction.model_validate(dict(t)) for t in txs], contributions=contributions)
+    return BatchDetail(**found.summary, recipients=[BatchRecipient.model_validate(r) for r in found.recipients],
+                       transactions=[BatchTransaction.model_validate(t) for t in found.transactions],
+                       contributions=found.contributions)
 
 
 async def list_runs(conn: asyncpg.Connection, *, limit: int) -> RunList:
-    rows = await conn.fetch(
-        """SELECT id, network, chain_id, period_start, cutoff, trigger, status, providers_paid,
-                  paid_wei, carried_wei, batches_planned, batches_confirmed,
-                  error, started_at, finished_at
-           FROM far_payout_runs ORDER BY started_at DESC LIMIT $1""",
-        limit,
-    )
     runs = []
-    for row in rows:
-        data = dict(row)
+    for data in await db_payouts.runs(conn, limit=limit):
         data["paid_far"] = wei_to_far(int(data.pop("paid_wei")))
         data["carried_far"] = wei_to_far(int(data.pop("carried_wei")))
         runs.append(PayoutRun.model_validate(data))
@@ -147,8 +127,8 @@ async def list_runs(conn: asyncpg.Connection, *, limit: int) -> RunList:
 async def run_result(conn: asyncpg.Connection, report: RunReport) -> RunResult:
     plan = report.plan
     keys = [b.batch_key for b in report.batches]
-    rows = await conn.fetch(f"SELECT {_SUMMARY} FROM far_payment_batches WHERE batch_key = ANY($1::text[])", keys)
-    by_key = {r["batch_key"]: BatchSummary.model_validate(dict(r)) for r in rows}
+    rows = await db_payouts.batch_summaries_by_key(conn, keys)
+    by_key = {r["batch_key"]: BatchSummary.model_validate(r) for r in rows}
     return RunResult(
         dry_run=report.dry_run, period_start=report.period_start, planned_earlier=report.planned_earlier,
         providers=len(plan.payees) if plan else 0,

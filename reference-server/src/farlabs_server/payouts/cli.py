@@ -8,6 +8,7 @@ from decimal import Decimal
 import asyncpg
 
 from ..db import open_database
+from ..db import payouts as db_payouts
 from ..settings import Settings
 from . import admin
 from .amounts import format_far
@@ -18,13 +19,6 @@ from .report import report_lines
 from .runtime import PayoutConfigError
 from .service import PayoutService
 from .tracker import PayoutBusy
-
-UNPAID_BY_WALLET = """
-    SELECT n.wallet_address, sum(c.payment_far) AS owed
-    FROM far_session_contributions c JOIN far_nodes n ON n.id = c.node_id
-    WHERE c.paid_at IS NULL AND c.payment_batch_id IS NULL
-    GROUP BY n.wallet_address
-"""
 
 
 async def payouts_command(settings: Settings, command: str, *, dry_run: bool = False, network: str | None = None,
@@ -55,10 +49,10 @@ async def payouts_command(settings: Settings, command: str, *, dry_run: bool = F
 
 
 async def print_status(conn: asyncpg.Connection, minimum_far: Decimal) -> None:
-    """What is owed, and the latest batches and runs."""
-    owed = await conn.fetch(UNPAID_BY_WALLET)
-    total = sum((r["owed"] for r in owed), Decimal(0))
-    due = sum(1 for r in owed if r["owed"] >= minimum_far)
+    """What is owed and not yet in a batch (what the next plan considers), and the latest batches and runs."""
+    owed = await db_payouts.owed_by_wallet(conn)
+    total = sum(owed.values(), Decimal(0))
+    due = sum(1 for amount in owed.values() if amount >= minimum_far)
     print(f"Unpaid: {len(owed)} wallet(s) owed {format_far(total)} FAR; {due} at or above the "
           f"{format_far(minimum_far)} FAR minimum")
     batches = (await admin.list_batches(conn, status=None, limit=20)).batches

@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
+from ..db import payouts as db_payouts
+from ..db.payouts import LocalContracts
 from ..settings import Settings
 from .chain import ChainError, PayoutChain
 from .tracker import TrackerConfig
@@ -75,7 +77,7 @@ def expected_chain_id(settings: Settings, network: str) -> int | None:
     return settings.payout_chain_id
 
 
-def open_chain(settings: Settings, network: str, known_contracts: asyncpg.Record | None = None) -> ChainHandle:
+def open_chain(settings: Settings, network: str, known_contracts: LocalContracts | None = None) -> ChainHandle:
     """Connect (synchronous: call it from a worker thread). `known_contracts` are a dev node's earlier deployment."""
     if network == "local" and settings.payout_rpc_url is None:
         from .local import local_chain
@@ -125,7 +127,7 @@ def _real_network(settings: Settings, network: str) -> ChainHandle:
     return ChainHandle(chain, _genesis(chain), network)
 
 
-def _local_node(settings: Settings, known: asyncpg.Record | None) -> ChainHandle:
+def _local_node(settings: Settings, known: LocalContracts | None) -> ChainHandle:
     from web3 import Web3
 
     from .anvil import ANVIL_TEST_KEY
@@ -140,8 +142,8 @@ def _local_node(settings: Settings, known: asyncpg.Record | None) -> ChainHandle
     except Exception as error:  # its text would name the URL
         raise ChainError(f"cannot reach the RPC node at {redact_url(url)}: {type(error).__name__}") from None
     payer = _payer(settings, default_key=ANVIL_TEST_KEY)
-    if known is not None and len(w3.eth.get_code(Web3.to_checksum_address(known["payout_address"]))) > 0:
-        chain = PayoutChain(w3, known["token_address"], known["payout_address"], payer)
+    if known is not None and len(w3.eth.get_code(Web3.to_checksum_address(known.payout_address))) > 0:
+        chain = PayoutChain(w3, known.token_address, known.payout_address, payer)
         chain.verify()
     else:
         chain = deploy_and_fund(w3, payer)
@@ -155,15 +157,11 @@ def _genesis(chain: PayoutChain) -> str:
         raise ChainError(f"cannot read the genesis block: {type(error).__name__}") from None
 
 
-async def known_contracts(conn: asyncpg.Connection, settings: Settings, network: str) -> asyncpg.Record | None:
-    """The contracts deployed earlier on the configured local dev node, if any (newest first)."""
+async def known_contracts(conn: asyncpg.Connection, settings: Settings, network: str) -> LocalContracts | None:
+    """The contracts deployed earlier on the configured local dev node, if any (the newest)."""
     if network != "local" or settings.payout_rpc_url is None:
         return None
-    row: asyncpg.Record | None = await conn.fetchrow(
-        "SELECT token_address, payout_address FROM far_payout_contracts WHERE network = 'local' "
-        "ORDER BY deployed_at DESC LIMIT 1"
-    )
-    return row
+    return await db_payouts.latest_local_contracts(conn)
 
 
 async def remember_contracts(conn: asyncpg.Connection, handle: ChainHandle) -> None:
@@ -171,11 +169,6 @@ async def remember_contracts(conn: asyncpg.Connection, handle: ChainHandle) -> N
     if handle.network != "local" or handle.instance.startswith("in-process:"):
         return
     chain = handle.chain
-    await conn.execute(
-        """INSERT INTO far_payout_contracts (network, chain_id, chain_instance, token_address, payout_address, payer_address)
-           VALUES ('local', $1, $2, $3, $4, $5)
-           ON CONFLICT (network, chain_id, chain_instance) DO UPDATE
-               SET token_address = excluded.token_address, payout_address = excluded.payout_address,
-                   payer_address = excluded.payer_address, deployed_at = now()""",
-        chain.chain_id, handle.instance, chain.token.address, chain.payout.address, chain.payer.address,
-    )
+    await db_payouts.save_local_contracts(conn, chain_id=chain.chain_id, chain_instance=handle.instance,
+                                          token_address=chain.token.address, payout_address=chain.payout.address,
+                                          payer_address=chain.payer.address)

@@ -16,11 +16,11 @@ import anyio
 import asyncpg
 from prometheus_client import CollectorRegistry
 
+from ..db.payouts import status_counts
 from ..settings import Settings
 from . import runtime
 from .metrics import PayoutMetrics
 from .runtime import ChainHandle, PayoutConfigError
-from .store import status_counts
 from .tracker import Hook, PayoutTracker, RunReport, preview
 
 log = logging.getLogger(__name__)

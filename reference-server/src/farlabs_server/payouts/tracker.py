@@ -26,12 +26,12 @@ import anyio
 import asyncpg
 from web3.exceptions import ProviderConnectionError, TimeExhausted
 
-from . import store
+from ..db import payouts as db_payouts
+from ..db.payouts import BatchRow
 from .amounts import wei_to_far
 from .chain import ChainError, ConfirmationTimeout, Fees, PayoutChain, TxLookup, TxStatus, replacement_fees
 from .metrics import PayoutMetrics
 from .planner import DEFAULT_MAX_TX_GAS, DEFAULT_MINIMUM_FAR, PayoutPlan, plan_payouts
-from .store import BatchRow
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +101,9 @@ async def preview(conn: asyncpg.Connection, *, cutoff: datetime, chain_id: int, 
     """The plan a run at `cutoff` would make, touching nothing (the dry run)."""
     period = period_start_of(cutoff)
     report = RunReport(period_start=period, cutoff=cutoff, dry_run=True)
-    report.planned_earlier = await store.period_plan_run(conn, config.network, chain_id, period) is not None
+    report.planned_earlier = await db_payouts.period_plan_run(conn, config.network, chain_id, period) is not None
     if not report.planned_earlier:
-        report.plan = _plan(await store.unpaid_contributions(conn, cutoff), period, chain_id, config)
+        report.plan = _plan(await db_payouts.unpaid_contributions(conn, cutoff), period, chain_id, config)
     return report
 
 
@@ -142,35 +142,34 @@ class PayoutTracker:
         cutoff = as_of or self.clock()
         report = RunReport(period_start=period_start_of(cutoff), cutoff=cutoff, dry_run=False)
         async with self.pool.acquire() as lock_conn:
-            lock_conn.hold_session_state()  # a session-level lock: this connection is fully reset on release
-            if not await lock_conn.fetchval("SELECT pg_try_advisory_lock($1)", store.PAYOUT_LOCK_ID):
+            if not await db_payouts.try_payout_lock(lock_conn):
                 self._count_run("busy")
                 raise PayoutBusy("another payout run is in progress")
             try:
                 await self._locked_run(report, trigger)
             finally:
-                await lock_conn.execute("SELECT pg_advisory_unlock($1)", store.PAYOUT_LOCK_ID)
+                await db_payouts.release_payout_lock(lock_conn)
                 await self._refresh_gauges()
         return report
 
     async def _locked_run(self, report: RunReport, trigger: str) -> None:
         network, chain_id = self.config.network, self.chain.chain_id
         async with self.pool.acquire() as conn:
-            await store.interrupt_stale_runs(conn, self.clock())
-            report.run_id = await store.start_run(conn, network=network, chain_id=chain_id, period_start=report.period_start,
+            await db_payouts.interrupt_stale_runs(conn, self.clock())
+            report.run_id = await db_payouts.start_run(conn, network=network, chain_id=chain_id, period_start=report.period_start,
                                                   cutoff=report.cutoff, trigger=trigger, now=self.clock())
         try:
             async with self.pool.acquire() as conn:
-                report.planned_earlier = await store.period_plan_run(conn, network, chain_id, report.period_start) is not None
+                report.planned_earlier = await db_payouts.period_plan_run(conn, network, chain_id, report.period_start) is not None
                 if not report.planned_earlier:
-                    report.plan = _plan(await store.unpaid_contributions(conn, report.cutoff), report.period_start,
+                    report.plan = _plan(await db_payouts.unpaid_contributions(conn, report.cutoff), report.period_start,
                                         chain_id, self.config)
-                    await store.save_plan(conn, report.run_id, report.plan, network=network,
+                    await db_payouts.save_plan(conn, report.run_id, report.plan, network=network,
                                           chain_instance=self.chain_instance, payout_address=self.chain.payout.address,
                                           now=self.clock())
             self._step("after_plan", None)
             async with self.pool.acquire() as conn:
-                open_batches = await store.open_batches(conn, network)
+                open_batches = await db_payouts.open_batches(conn, network)
             for batch in open_batches:
                 report.batches.append(await self._settle(batch))
         except BaseException as error:  # a crash of this process would leave 'running'; the next run says 'interrupted'
@@ -185,7 +184,7 @@ class PayoutTracker:
         confirmed = report.confirmed
         assert report.run_id is not None
         async with self.pool.acquire() as conn:
-            await store.finish_run(conn, report.run_id, status=status, now=self.clock(), error=error,
+            await db_payouts.finish_run(conn, report.run_id, status=status, now=self.clock(), error=error,
                                    providers_paid=sum(b.recipients for b in confirmed),
                                    paid_wei=sum(b.total_wei for b in confirmed), batches_confirmed=len(confirmed))
         self._count_run(status)
@@ -239,12 +238,12 @@ class PayoutTracker:
         if await self._chain(self.chain.mined_nonce, deep_block) > batch.nonce:
             # Its nonce is used by another transaction and the contract has no record: it can never land.
             async with self.pool.acquire() as conn:
-                await store.set_tx_status(conn, batch.tx_hash, "lost", self.clock(),
+                await db_payouts.set_tx_status(conn, batch.tx_hash, "lost", self.clock(),
                                           error="never mined; its nonce was used by another transaction")
             return TxLookup(batch.tx_hash, TxStatus.UNKNOWN)
         await self._chain(self.chain.broadcast, batch.raw_tx)
         async with self.pool.acquire() as conn:
-            await store.record_broadcast(conn, batch.id, batch.tx_hash, self.clock())
+            await db_payouts.record_broadcast(conn, batch.id, batch.tx_hash, self.clock())
         return TxLookup(batch.tx_hash, TxStatus.PENDING)
 
     async def _replace_stuck(self, batch: BatchRow) -> BatchRow:
@@ -254,7 +253,7 @@ class PayoutTracker:
         plus the saved transactions tell which.
         """
         async with self.pool.acquire() as conn:
-            [latest, *_] = await store.transactions(conn, batch.id)
+            [latest, *_] = await db_payouts.transactions(conn, batch.id)
         old = Fees(**{name: int(value) for name, value in latest.fees.items()})
         fees = replacement_fees(old, await self._chain(self.chain.current_fees))
         log.warning("replacing a stuck payout transaction", extra={"batch": batch.batch_key, "tx_hash": batch.tx_hash,
@@ -267,8 +266,8 @@ class PayoutTracker:
         signed = await self._chain(lambda: self.chain.sign_batch(
             batch.batch_id, list(batch.recipients), list(batch.amounts_wei), gas=gas, nonce=nonce, fees=fees))
         async with self.pool.acquire() as conn:
-            await store.record_signed(conn, batch, signed, self.clock())
-            batch = await store.load_batch(conn, batch.id)
+            await db_payouts.record_signed(conn, batch, signed, self.clock())
+            batch = await db_payouts.load_batch(conn, batch.id)
         self._step("after_sign", batch)
         try:
             await self._chain(self.chain.broadcast, signed)
@@ -277,11 +276,11 @@ class PayoutTracker:
             if self.metrics is not None:
                 self.metrics.failures.labels("broadcast").inc()
             async with self.pool.acquire() as conn:
-                await store.record_note(conn, batch.id, str(error), self.clock())
+                await db_payouts.record_note(conn, batch.id, str(error), self.clock())
             raise
         async with self.pool.acquire() as conn:
-            await store.record_broadcast(conn, batch.id, signed.tx_hash, self.clock())
-            batch = await store.load_batch(conn, batch.id)
+            await db_payouts.record_broadcast(conn, batch.id, signed.tx_hash, self.clock())
+            batch = await db_payouts.load_batch(conn, batch.id)
         self._step("after_broadcast", batch)
         return batch
 
@@ -303,15 +302,15 @@ class PayoutTracker:
         log.warning("payout transaction reverted", extra={"batch": batch.batch_key, "tx_hash": batch.tx_hash,
                                                           "reason": seen.error})
         async with self.pool.acquire() as conn:
-            await store.set_tx_status(conn, batch.tx_hash, "reverted", self.clock(), block_number=seen.block_number,
+            await db_payouts.set_tx_status(conn, batch.tx_hash, "reverted", self.clock(), block_number=seen.block_number,
                                       gas_used=seen.gas_used, error=seen.error)
-            await store.record_failed(conn, batch.id, f"transaction {batch.tx_hash} reverted: {seen.error}", self.clock())
-            return None, await store.load_batch(conn, batch.id)
+            await db_payouts.record_failed(conn, batch.id, f"transaction {batch.tx_hash} reverted: {seen.error}", self.clock())
+            return None, await db_payouts.load_batch(conn, batch.id)
 
     async def _confirm_paid(self, batch: BatchRow) -> BatchOutcome:
         """The contract says the batch is paid: find our transaction that paid it, wait, mark everything paid."""
         async with self.pool.acquire() as conn:
-            txs = await store.transactions(conn, batch.id)
+            txs = await db_payouts.transactions(conn, batch.id)
         for tx in txs:
             seen = await self._chain(self.chain.lookup, tx.tx_hash)
             if seen.status in (TxStatus.MINED, TxStatus.PENDING):
@@ -323,7 +322,7 @@ class PayoutTracker:
                 assert seen.block_number is not None
                 self._step("after_confirm", batch)
                 async with self.pool.acquire() as conn:
-                    marked = await store.mark_paid(conn, batch, tx_hash=tx.tx_hash, block_number=seen.block_number,
+                    marked = await db_payouts.mark_paid(conn, batch, tx_hash=tx.tx_hash, block_number=seen.block_number,
                                                    gas_used=seen.gas_used, now=self.clock(),
                                                    before_commit=lambda: self._step("before_mark_paid", batch))
                 self._step("after_mark_paid", batch)
@@ -343,9 +342,9 @@ class PayoutTracker:
             raise ChainError(f"batch {batch.batch_key} is open on another chain or payout contract "
                              f"({batch.payout_address}); finish it there before switching")
         async with self.pool.acquire() as conn:
-            await store.reset_for_new_chain(conn, batch, chain_instance=self.chain_instance,
+            await db_payouts.reset_for_new_chain(conn, batch, chain_instance=self.chain_instance,
                                             payout_address=self.chain.payout.address, now=self.clock())
-            return await store.load_batch(conn, batch.id)
+            return await db_payouts.load_batch(conn, batch.id)
 
     # ------------------------------------------------------------------ helpers
     async def _wait(self, tx_hash: str) -> TxLookup:
@@ -360,7 +359,7 @@ class PayoutTracker:
             self.metrics.failures.labels(reason).inc()
         log.error("payout batch failed", extra={"batch": batch.batch_key, "reason": reason, "error": error})
         async with self.pool.acquire() as conn:
-            await store.record_failed(conn, batch.id, error, self.clock())
+            await db_payouts.record_failed(conn, batch.id, error, self.clock())
         return self._outcome(batch, "failed", error=error)
 
     async def _note(self, batch: BatchRow, reason: str, error: str, *, status: str | None = None) -> BatchOutcome:
@@ -368,8 +367,8 @@ class PayoutTracker:
             self.metrics.failures.labels(reason).inc()
         log.warning("payout batch still open", extra={"batch": batch.batch_key, "reason": reason, "error": error})
         async with self.pool.acquire() as conn:
-            await store.record_note(conn, batch.id, error, self.clock())
-            current = await store.load_batch(conn, batch.id)
+            await db_payouts.record_note(conn, batch.id, error, self.clock())
+            current = await db_payouts.load_batch(conn, batch.id)
         return self._outcome(current, status or current.status, error=error)
 
     @staticmethod
@@ -408,4 +407,4 @@ class PayoutTracker:
     async def _refresh_gauges(self) -> None:
         if self.metrics is not None:
             async with self.pool.acquire() as conn:
-                self.metrics.set_batch_counts(await store.status_counts(conn))
+                self.metrics.set_batch_counts(await db_payouts.status_counts(conn))

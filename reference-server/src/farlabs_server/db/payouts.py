@@ -1,4 +1,5 @@
-"""The payout tracker's SQL: runs, batches, their transactions, and the contributions they reserve.
+"""Payouts' SQL: runs, batches, their transactions, the contributions they reserve, what admins read, and
+the contracts deployed on a local dev chain.
 
 Every write that moves money forward is its own transaction, done *before* the step it records takes
 effect on chain (a plan is saved before anything is signed, a signed transaction before it is sent), so a
@@ -12,13 +13,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
-from .amounts import wei_to_far
-from .chain import SignedTx
-from .planner import Contribution, PayoutPlan
+from ..payouts.amounts import wei_to_far
+from ..payouts.planner import Contribution, PayoutPlan
+from .database import PooledConnection
+
+if TYPE_CHECKING:  # payouts.chain imports web3 (about a second)
+    from ..payouts.chain import SignedTx
 
 OPEN_STATUSES = ("planned", "signed", "broadcast", "failed")
 # Any constant unique to payouts (the migration lock is another): held by the one replica running payouts.
@@ -69,6 +73,17 @@ class TxRow:
     fees: dict[str, Any]
 
 
+# ---------------------------------------------------------------- the one replica running payouts
+async def try_payout_lock(conn: PooledConnection) -> bool:
+    """Take the session-level payout lock on this pooled connection, or False if another session holds it."""
+    conn.hold_session_state()  # a session-level lock: this connection is fully reset on release
+    return bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", PAYOUT_LOCK_ID))
+
+
+async def release_payout_lock(conn: asyncpg.Connection) -> None:
+    await conn.execute("SELECT pg_advisory_unlock($1)", PAYOUT_LOCK_ID)
+
+
 # ---------------------------------------------------------------- runs
 async def interrupt_stale_runs(conn: asyncpg.Connection, now: datetime) -> int:
     """Runs still 'running' while we hold the payout lock died with their process."""
@@ -109,17 +124,29 @@ async def finish_run(conn: asyncpg.Connection, run_id: uuid.UUID, *, status: str
 
 
 # ---------------------------------------------------------------- planning
-UNPAID_CONTRIBUTIONS = """
-    SELECT n.wallet_address, c.id, c.payment_far
-    FROM far_session_contributions c JOIN far_nodes n ON n.id = c.node_id
-    WHERE c.paid_at IS NULL AND c.payment_batch_id IS NULL AND c.created_at <= $1
-"""
+# Unpaid (far_contribution_unpaid, migration 009) and reserved by no batch yet: what a plan may take.
+_PLANNABLE = "far_contribution_unpaid(c) AND c.payment_batch_id IS NULL"
 
 
 async def unpaid_contributions(conn: asyncpg.Connection, cutoff: datetime) -> list[Contribution]:
-    """Contributions created up to `cutoff` that no batch has reserved or paid."""
-    rows = await conn.fetch(UNPAID_CONTRIBUTIONS, cutoff)
+    """Unpaid contributions created up to `cutoff` that no batch has reserved yet."""
+    rows = await conn.fetch(
+        f"""SELECT n.wallet_address, c.id, c.payment_far
+            FROM far_session_contributions c JOIN far_nodes n ON n.id = c.node_id
+            WHERE {_PLANNABLE} AND c.created_at <= $1""",
+        cutoff,
+    )
     return [Contribution(r[0], r[1], r[2]) for r in rows]
+
+
+async def owed_by_wallet(conn: asyncpg.Connection) -> dict[str, Decimal]:
+    """Per wallet, what is unpaid and not yet in any batch (what the next plan would consider)."""
+    rows = await conn.fetch(
+        f"""SELECT n.wallet_address, sum(c.payment_far) AS owed
+            FROM far_session_contributions c JOIN far_nodes n ON n.id = c.node_id
+            WHERE {_PLANNABLE} GROUP BY n.wallet_address"""
+    )
+    return {r["wallet_address"]: r["owed"] for r in rows}
 
 
 async def save_plan(conn: asyncpg.Connection, run_id: uuid.UUID, plan: PayoutPlan, *, network: str,
@@ -146,8 +173,8 @@ async def save_plan(conn: asyncpg.Connection, run_id: uuid.UUID, plan: PayoutPla
             )
             wanted = [cid for p in batch.payees for cid in p.contribution_ids]
             result = await conn.execute(
-                """UPDATE far_session_contributions SET payment_batch_id = $1
-                   WHERE id = ANY($2::uuid[]) AND payment_batch_id IS NULL AND paid_at IS NULL""",
+                f"""UPDATE far_session_contributions c SET payment_batch_id = $1
+                    WHERE c.id = ANY($2::uuid[]) AND {_PLANNABLE}""",
                 batch_id, wanted,
             )
             if int(result.split()[-1]) != len(wanted):
@@ -312,3 +339,83 @@ async def mark_paid(conn: asyncpg.Connection, batch: BatchRow, *, tx_hash: str, 
 async def status_counts(conn: asyncpg.Connection) -> dict[str, int]:
     rows = await conn.fetch("SELECT status, count(*) FROM far_payment_batches GROUP BY status")
     return {r[0]: int(r[1]) for r in rows}
+
+
+# ---------------------------------------------------------------- what admins read (rows for payouts/admin.py)
+_SUMMARY = """id, batch_key, period_start, network, chain_id, chunk_index, status, total_far, total_wei::text AS total_wei,
+    recipient_count, attempts, nonce, tx_hash, block_number, error, created_at, updated_at, confirmed_at"""
+
+
+async def batch_summaries(conn: asyncpg.Connection, *, status: str | None, limit: int) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        f"SELECT {_SUMMARY} FROM far_payment_batches WHERE ($1::text IS NULL OR status = $1) "
+        "ORDER BY created_at DESC, chunk_index LIMIT $2",
+        status, limit,
+    )
+    return [dict(r) for r in rows]
+
+
+async def batch_summaries_by_key(conn: asyncpg.Connection, batch_keys: list[str]) -> list[dict[str, Any]]:
+    rows = await conn.fetch(f"SELECT {_SUMMARY} FROM far_payment_batches WHERE batch_key = ANY($1::text[])", batch_keys)
+    return [dict(r) for r in rows]
+
+
+@dataclass(frozen=True)
+class BatchDetailRows:
+    summary: dict[str, Any]
+    recipients: list[dict[str, Any]]
+    transactions: list[dict[str, Any]]
+    contributions: int
+
+
+async def batch_detail(conn: asyncpg.Connection, batch_id: uuid.UUID) -> BatchDetailRows | None:
+    row = await conn.fetchrow(f"SELECT {_SUMMARY} FROM far_payment_batches WHERE id = $1", batch_id)
+    if row is None:
+        return None
+    recipients = await conn.fetch(
+        "SELECT wallet_address, amount_far, amount_wei::text AS amount_wei FROM far_payment_recipients "
+        "WHERE batch_id = $1 ORDER BY wallet_address", batch_id)
+    txs = await conn.fetch(
+        "SELECT attempt, nonce, tx_hash, status, block_number, gas_used, error, created_at FROM far_payment_transactions "
+        "WHERE batch_id = $1 ORDER BY attempt", batch_id)
+    contributions = await conn.fetchval(
+        "SELECT count(*) FROM far_session_contributions WHERE payment_batch_id = $1", batch_id)
+    return BatchDetailRows(dict(row), [dict(r) for r in recipients], [dict(t) for t in txs], int(contributions))
+
+
+async def runs(conn: asyncpg.Connection, *, limit: int) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        """SELECT id, network, chain_id, period_start, cutoff, trigger, status, providers_paid,
+                  paid_wei, carried_wei, batches_planned, batches_confirmed,
+                  error, started_at, finished_at
+           FROM far_payout_runs ORDER BY started_at DESC LIMIT $1""",
+        limit,
+    )
+    return [dict(r) for r in rows]
+
+
+# ---------------------------------------------------------------- contracts on a local dev chain
+@dataclass(frozen=True)
+class LocalContracts:
+    token_address: str
+    payout_address: str
+
+
+async def latest_local_contracts(conn: asyncpg.Connection) -> LocalContracts | None:
+    row = await conn.fetchrow(
+        "SELECT token_address, payout_address FROM far_payout_contracts WHERE network = 'local' "
+        "ORDER BY deployed_at DESC LIMIT 1"
+    )
+    return LocalContracts(**dict(row)) if row else None
+
+
+async def save_local_contracts(conn: asyncpg.Connection, *, chain_id: int, chain_instance: str, token_address: str,
+                               payout_address: str, payer_address: str) -> None:
+    await conn.execute(
+        """INSERT INTO far_payout_contracts (network, chain_id, chain_instance, token_address, payout_address, payer_address)
+           VALUES ('local', $1, $2, $3, $4, $5)
+           ON CONFLICT (network, chain_id, chain_instance) DO UPDATE
+               SET token_address = excluded.token_address, payout_address = excluded.payout_address,
+                   payer_address = excluded.payer_address, deployed_at = now()""",
+        chain_id, chain_instance, token_address, payout_address, payer_address,
+    )
