@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 
 from farlabs_devtools.testing import FakeClock, NodeIdentity, assert_error, auth, register
 from farlabs_protocol import sign_text
+from farlabs_server.db import payouts as db_payouts
 
 
 def sign_in(client: TestClient, wallet: Any) -> str:
@@ -55,6 +56,32 @@ def provider(client: TestClient, identity: NodeIdentity, clock: FakeClock) -> di
 
     client.portal.call(seed)  # type: ignore[union-attr]
     return reg
+
+
+def test_a_contribution_in_an_unsent_batch_is_unpaid_once_and_never_planned_again(
+        client: TestClient, identity: NodeIdentity, provider: dict[str, Any]) -> None:
+    """Unpaid is what no confirmed payout has paid (far_contribution_unpaid): reserved by a planned batch, the
+    0.005 FAR stays unpaid, once (earned = paid + unpaid), and the planner does not take it a second time."""
+    ctx = client.app.state.ctx  # type: ignore[attr-defined]
+
+    async def reserve_and_plan_again() -> int:
+        async with ctx.db.pool.acquire() as conn:
+            batch = await conn.fetchval(
+                """INSERT INTO far_payment_batches (batch_key, period_start, network, status, total_far, total_wei,
+                       recipient_count) VALUES ('0x' || repeat('d', 64), '2026-11-30', 'testnet', 'planned', 0.005,
+                       5000000000000000, 1) RETURNING id""")
+            await conn.execute("UPDATE far_session_contributions SET payment_batch_id = $1 WHERE paid_at IS NULL",
+                               batch)
+            return len(await db_payouts.unpaid_contributions(conn, ctx.clock()))
+
+    assert client.portal.call(reserve_and_plan_again) == 0  # type: ignore[union-attr]
+    token = sign_in(client, identity.wallet)
+    base = f"/provider/{identity.wallet.address}"
+    stats = client.get(base + "/stats", headers=auth(token)).json()
+    assert (Decimal(stats["paid_far"]), Decimal(stats["unpaid_far"])) == (Decimal("0.01"), Decimal("0.005"))
+    assert Decimal(stats["total_earned_far"]) == Decimal(stats["paid_far"]) + Decimal(stats["unpaid_far"])
+    earnings = client.get(base + "/earnings", headers=auth(token)).json()
+    assert (Decimal(earnings["paid_far"]), Decimal(earnings["unpaid_far"])) == (Decimal("0.01"), Decimal("0.005"))
 
 
 def test_owner_reads_stats_earnings_payments_and_nodes(client: TestClient, identity: NodeIdentity,

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..auth import wallet as wallet_auth
+from ..db import nodes as db_nodes
 from ..discovery.models import ADDRESS_PATTERN, SIGNATURE_PATTERN
 from ..errors import InvalidRequestError, NotFound, PermissionDenied
 from ..provider import service
@@ -62,7 +63,7 @@ def allowed_wallet(call: Call) -> str:
 async def stats(call: Call) -> ProviderStats:
     wallet = allowed_wallet(call)
     async with call.ctx.db.pool.acquire() as conn:
-        return await service.stats(conn, wallet, now=call.ctx.clock(), offline_after_s=call.ctx.settings.offline_after_s)
+        return await service.stats(conn, wallet, now=call.ctx.clock())
 
 
 async def earnings(call: Call) -> ProviderEarnings:
@@ -84,7 +85,7 @@ async def payments(call: Call) -> ProviderPayments:
 async def nodes(call: Call) -> ProviderNodes:
     wallet = allowed_wallet(call)
     async with call.ctx.db.pool.acquire() as conn:
-        return await service.nodes(conn, wallet, now=call.ctx.clock(), offline_after_s=call.ctx.settings.offline_after_s)
+        return await service.nodes(conn, wallet, now=call.ctx.clock())
 
 
 async def challenge(call: Call) -> Challenge:
@@ -106,7 +107,7 @@ async def sign_in(call: Call) -> ProviderToken:
 async def node_dashboard_token(call: Call) -> ProviderToken:
     """A node mints a sign-in for its owner's dashboard (for machines without a browser wallet)."""
     async with call.ctx.db.pool.acquire() as conn:
-        wallet = await conn.fetchval("SELECT wallet_address FROM far_nodes WHERE id = $1", call.node_id)
+        wallet = await db_nodes.wallet_of(conn, call.node_id)
     if wallet is None:
         raise NotFound("Unknown node.", code="node_not_found")
     ttl = call.ctx.settings.jwt_ttl_s
