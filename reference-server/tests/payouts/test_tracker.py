@@ -17,10 +17,10 @@ import pytest
 from eth_account.signers.local import LocalAccount
 
 from farlabs_server.db import create_pool
+from farlabs_server.db.payouts import PAYOUT_LOCK_ID, BatchRow
 from farlabs_server.payouts.amounts import far_to_wei
 from farlabs_server.payouts.chain import PayoutChain
 from farlabs_server.payouts.local import local_chain
-from farlabs_server.db.payouts import PAYOUT_LOCK_ID, BatchRow
 from farlabs_server.payouts.tracker import PayoutBusy, PayoutTracker, Step, TrackerConfig, period_start_of, preview
 
 from .payout_seed import assert_books_balance, paid_wei_by_wallet, provider
