@@ -56,7 +56,7 @@ def park(batch):
     marker.with_suffix(".tmp").rename(marker)  # whole, or not there
     time.sleep(3600)
 
-original_step, original_save_plan = tracker.PayoutTracker._step, tracker.store.save_plan
+original_step, original_save_plan = tracker.PayoutTracker._step, tracker.db_payouts.save_plan
 
 def step(self, name, batch):
     original_step(self, name, batch)
@@ -71,7 +71,7 @@ async def save_plan(conn, *args, **kwargs):
         return ids
 
 tracker.PayoutTracker._step = step
-tracker.store.save_plan = save_plan
+tracker.db_payouts.save_plan = save_plan
 sys.exit(main(["payouts", "run"]))
 """
 # What each consecutive run dies at; the tracker reaches each of them in this order over 3 batches.
