@@ -26,6 +26,7 @@ from .coordinator.engine import Coordinator, CoordinatorConfig
 from .db import CONNECTION_LOST, Database, DatabaseUnavailable, connection_was_lost, open_database
 from .errors import ApiError, InvalidRequestError, NotFound, database_unavailable
 from .payouts.scheduler import start_payouts
+from .replicas import ReplicaLease
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -143,11 +144,15 @@ def create_app(
             app.state.ctx = ctx
             app.state.coordinator = Coordinator(ctx, coordinator_config(settings))
             await bootstrap_admin(ctx)
+            app.state.lease = ReplicaLease(db, lease_s=settings.replica_lease_s, replica_id=ctx.replica_id)
+            await app.state.lease.start()
             app.state.payouts = start_payouts(ctx)
             yield
             await app.state.payouts.stop()
             await app.state.coordinator.aclose()
             await ctx.heartbeats.aclose()
+            await app.state.lease.stop()
+            await ctx.rate_limiter.aclose()
         finally:
             if database is None:
                 await db.close()

@@ -3,13 +3,14 @@ the heartbeat writer and the cache of online nodes."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry
 
-from .auth.ratelimit import RateLimiter
+from .auth.ratelimit import RateLimiter, rate_limiter
 from .coordinator.routing import NodeCache
 from .db import Database
 from .db import keys as db_keys
@@ -27,12 +28,14 @@ class ServerContext:
     db: Database
     secret: str  # signs JWTs and derives gateway tokens; never logged
     clock: Callable[[], datetime] = utc_now  # injectable: tests move time instead of sleeping
-    rate_limiter: RateLimiter = field(default_factory=RateLimiter)
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    replica_id: uuid.UUID = field(default_factory=uuid.uuid4)  # this process, among replicas on one database
+    rate_limiter: RateLimiter = field(init=False)  # shared by every replica (PostgreSQL, or Redis)
     heartbeats: HeartbeatWriter = field(init=False)
     node_cache: NodeCache = field(init=False)  # the coordinator reads it; discovery clears it on (un)registration
 
     def __post_init__(self) -> None:
+        self.rate_limiter = rate_limiter(self.db.pool, self.settings.redis_url)
         self.heartbeats = HeartbeatWriter(self.db.pool)
         self.node_cache = NodeCache(self.settings.node_cache_s)
 

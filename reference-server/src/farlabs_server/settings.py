@@ -48,7 +48,9 @@ class Settings(BaseSettings):
         description="PostgreSQL DSN; unset = start the embedded PostgreSQL in data_dir.",
     )
     redis_url: str | None = Field(
-        None, validation_alias=AliasChoices("REDIS_URL", "FARLABS_REDIS_URL"), description="Optional; unused so far."
+        None, validation_alias=AliasChoices("REDIS_URL", "FARLABS_REDIS_URL"),
+        description="Optional: keep the shared rate-limit buckets in Redis instead of PostgreSQL "
+                    "(needs `farlabs-server[redis]`).",
     )
     data_dir: Path = Field(default_factory=default_data_dir, description="Embedded PostgreSQL data and admin key.")
     db_pool_min: int = Field(1, ge=1)
@@ -92,6 +94,8 @@ class Settings(BaseSettings):
         60, ge=1, description="Requests per minute per client address to the public POST routes (node registration, "
                               "wallet sign-in): each verifies a signature, ~10 ms of CPU that anyone could ask for.")
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Larger request bodies get 413.")
+    replica_lease_s: float = Field(
+        15.0, gt=0, description="A replica silent this long is gone: another closes the sessions it left open.")
 
     # --- payouts (weekly $FAR batch payments; docs/payouts.md)
     payout_network: Literal["local", "testnet", "mainnet"] = Field(

@@ -89,7 +89,7 @@ class Endpoint:
                 # Behind a proxy the address is the client's only if uvicorn trusts the proxy's X-Forwarded-For
                 # (--forwarded-allow-ips; loopback by default).
                 address = request.client.host if request.client else "unknown"
-                ctx.rate_limiter.check(f"address:{address}", ctx.settings.public_rate_limit_rpm)
+                await ctx.rate_limiter.check(f"address:{address}", ctx.settings.public_rate_limit_rpm)
             if self.auth == "node" and self.node_lookup_in_handler:
                 call.node_token_hash = node_token_hash(request.headers.get("authorization"))
             elif self.auth == "node":

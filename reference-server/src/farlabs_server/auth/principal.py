@@ -69,7 +69,7 @@ async def authenticate_app(ctx: ServerContext, authorization: str | None) -> Pri
             subject=str(claims["sub"]), role=claims["scope"], wallet=claims.get("wallet"), api_key_id=api_key_id,
             rate_limit_rpm=rate_limit_rpm,
         )
-    ctx.rate_limiter.check(principal.subject, principal.rate_limit_rpm or ctx.settings.rate_limit_rpm)
+    await ctx.rate_limiter.check(principal.subject, principal.rate_limit_rpm or ctx.settings.rate_limit_rpm)
     return principal
 
 

@@ -132,7 +132,7 @@ class Coordinator:
                 opened = await open_session(
                     conn, request_id=request_id, fingerprint=fingerprint, api_key_id=api_key_id,
                     user_wallet=req.user_wallet, model_id=model_id, price_per_token_far=settings.price_per_token_far,
-                    region=req.region,
+                    region=req.region, replica_id=self.ctx.replica_id,
                 )
             if not opened.in_flight:
                 break

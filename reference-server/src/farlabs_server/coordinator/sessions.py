@@ -33,7 +33,7 @@ class Opened:
 
 async def open_session(
     conn: asyncpg.Connection, *, request_id: str, fingerprint: str, api_key_id: uuid.UUID | None,
-    user_wallet: str | None, model_id: str, price_per_token_far: Decimal, region: str | None,
+    user_wallet: str | None, model_id: str, price_per_token_far: Decimal, region: str | None, replica_id: uuid.UUID,
 ) -> Opened:
     """A new pending session, or the finished answer of an earlier identical request (never a second charge).
 
@@ -43,7 +43,7 @@ async def open_session(
     session_id = await db_sessions.open_session(
         conn, request_id=request_id, request_hash=fingerprint, api_key_id=api_key_id,
         user_wallet=user_wallet.lower() if user_wallet else None, model_id=model_id,
-        price_per_token_far=price_per_token_far, region=region,
+        price_per_token_far=price_per_token_far, region=region, replica_id=replica_id,
     )
     if session_id is not None:
         return Opened(session_id)
@@ -54,7 +54,7 @@ async def open_session(
                        code="request_id_reused", param="request_id")
     # Nothing was delivered or charged: a retry with the same id may simply try again.
     undelivered = row.status in ("failed", "cancelled") and row.tokens_generated == 0
-    if undelivered and await db_sessions.reopen_undelivered(conn, row.id):
+    if undelivered and await db_sessions.reopen_undelivered(conn, row.id, replica_id):
         return Opened(row.id)
     if row.status in ("pending", "streaming"):
         return Opened(row.id, in_flight=True)

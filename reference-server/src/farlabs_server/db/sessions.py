@@ -58,12 +58,13 @@ class SessionTotals:
 
 async def open_session(conn: asyncpg.Connection, *, request_id: str, request_hash: str,
                        api_key_id: uuid.UUID | None, user_wallet: str | None, model_id: str,
-                       price_per_token_far: Decimal, region: str | None) -> uuid.UUID | None:
-    """A new pending session's id, or None when the request id is taken. far_open_session() (migration 007)
-    commits without waiting for the WAL flush: run it on its own, not inside a transaction."""
+                       price_per_token_far: Decimal, region: str | None,
+                       replica_id: uuid.UUID) -> uuid.UUID | None:
+    """A new pending session's id, or None when the request id is taken. far_open_session() (migrations 007,
+    011) commits without waiting for the WAL flush: run it on its own, not inside a transaction."""
     session_id: uuid.UUID | None = await conn.fetchval(
-        "SELECT far_open_session($1, $2, $3, $4, $5, $6, $7)",
-        request_id, request_hash, api_key_id, user_wallet, model_id, price_per_token_far, region,
+        "SELECT far_open_session($1, $2, $3, $4, $5, $6, $7, $8)",
+        request_id, request_hash, api_key_id, user_wallet, model_id, price_per_token_far, region, replica_id,
     )
     return session_id
 
@@ -78,13 +79,15 @@ async def session_by_request_id(conn: asyncpg.Connection, request_id: str) -> Se
     return SessionRow(**dict(row)) if row else None
 
 
-async def reopen_undelivered(conn: asyncpg.Connection, session_id: uuid.UUID) -> bool:
-    """Back to pending a failed or cancelled session that delivered nothing (so charged nothing)."""
+async def reopen_undelivered(conn: asyncpg.Connection, session_id: uuid.UUID, replica_id: uuid.UUID) -> bool:
+    """Back to pending, now on `replica_id`, a failed or cancelled session that delivered nothing (so charged
+    nothing)."""
     reopened = await conn.fetchval(
         """UPDATE far_mesh_sessions SET status = 'pending', completed_at = NULL, finish_reason = NULL,
-               error_type = NULL WHERE id = $1 AND status IN ('failed', 'cancelled') AND tokens_generated = 0
+               error_type = NULL, replica_id = $2
+           WHERE id = $1 AND status IN ('failed', 'cancelled') AND tokens_generated = 0
            RETURNING id""",
-        session_id,
+        session_id, replica_id,
     )
     return reopened is not None
 

@@ -25,9 +25,20 @@ from .postgres import sql
 
 class ServerProcess:
     """Use as a context manager; `url`, `admin_key`, `secret_key`, `dsn`; `stop_database()` / `start_database()`.
-    Keyword arguments are extra (or overriding) environment variables for the server."""
+    Keyword arguments are extra (or overriding) environment variables for the server.
+
+    `ServerProcess.replica_of(first, ...)` is a second server on the first one's database, with its keys: two
+    replicas of one deployment (the database stays the first one's to stop)."""
+
+    @classmethod
+    def replica_of(cls, first: ServerProcess, **env: str) -> ServerProcess:
+        replica = cls(**env)
+        replica.shared_with = first
+        replica.admin_key, replica.secret_key = first.admin_key, first.secret_key
+        return replica
 
     def __init__(self, **env: str) -> None:
+        self.shared_with: ServerProcess | None = None
         self.work = Path(tempfile.mkdtemp(prefix="farlabs-faults-"))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -41,7 +52,10 @@ class ServerProcess:
 
     def __enter__(self) -> ServerProcess:
         try:
-            self.start_database()
+            if self.shared_with is None:
+                self.start_database()
+            else:
+                self.dsn = self.shared_with.dsn
             env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "POSTGRES_URL")}
             env.update({
                 "POSTGRES_URL": self.dsn, "FARLABS_DATA_DIR": str(self.work / "data"),
@@ -83,6 +97,12 @@ class ServerProcess:
             return httpx.get(self.url + "/readyz", timeout=2).status_code == 200
         except httpx.HTTPError:
             return False
+
+    def kill(self) -> None:
+        """SIGKILL: the process dies mid-whatever, as in a crash or an OOM kill (no shutdown code runs)."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait()
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
