@@ -28,7 +28,7 @@ from farlabs_devtools.testing import (
     sql,
 )
 from farlabs_server.app import create_app
-from farlabs_server.coordinator.routing import NodeCache
+from farlabs_server.coordinator.gateway_choice import NodeCache
 from farlabs_server.settings import Settings
 
 

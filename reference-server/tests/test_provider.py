@@ -172,7 +172,7 @@ def test_a_node_mints_its_owners_dashboard_link(client: TestClient, identity: No
 
 def test_amounts_are_sent_in_plain_notation() -> None:
     """PostgreSQL's NUMERIC zero is Decimal('0E-18'); a provider must never read "0E-18 FAR"."""
-    from farlabs_server.api.routing import jsonable
+    from farlabs_server.api.endpoints import jsonable
     from farlabs_server.provider.models import ProviderPayments
 
     zero = ProviderPayments(wallet_address="0x" + "a" * 40, payments=[{

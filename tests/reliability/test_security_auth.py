@@ -1,4 +1,4 @@
-"""Who may call what, for every declared route (enumerated from the routing declarations, so a new route is
+"""Who may call what, for every declared route (enumerated from the endpoint declarations, so a new route is
 covered the day it is added): missing or wrong credentials get 401, valid-but-not-allowed ones 403, always in
 the error envelope, and a refused request writes nothing."""
 
@@ -16,7 +16,7 @@ import pytest
 from eth_account import Account
 
 from farlabs_server.api import all_endpoints, dashboard
-from farlabs_server.api.routing import Endpoint
+from farlabs_server.api.endpoints import Endpoint
 from farlabs_server.app import create_app
 from farlabs_server.auth.jwt import issue_jwt
 from farlabs_server.settings import Settings

@@ -24,6 +24,10 @@ NODE_TOKEN_FILENAME = "node.token"  # the running node's discovery token, for `f
 GATEWAY_URL_FILENAME = "gateway.url"  # where the running node's gateway listens, for `far-node status`
 
 
+def is_loopback(host: str) -> bool:
+    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
+
+
 def default_torch_threads(host: str, mode: str, device: str | None) -> int | None:
     """Torch intra-op threads when `--torch-threads` is not given; None keeps torch's own choice (every core).
 
@@ -31,8 +35,6 @@ def default_torch_threads(host: str, mode: str, device: str | None) -> int | Non
     through them one after another: when each takes every core their thread pools only fight (bench/swarm.py,
     docs/benchmarks.md). Half the cores each is the default there; elsewhere, torch's.
     """
-    from farlabs_node.swarm._dht_options import is_loopback
-
     if mode != "swarm" or not is_loopback(host) or (device or "cpu").startswith("cuda"):
         return None
     return max(1, (os.cpu_count() or 2) // 2)

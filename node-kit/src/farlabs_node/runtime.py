@@ -14,7 +14,14 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from farlabs_node._uvicorn import GatewayServer
-from farlabs_node.config import GATEWAY_TOKEN_FILENAME, GATEWAY_URL_FILENAME, NODE_KEY_FILENAME, NODE_TOKEN_FILENAME, write_secret
+from farlabs_node.config import (
+    GATEWAY_TOKEN_FILENAME,
+    GATEWAY_URL_FILENAME,
+    NODE_KEY_FILENAME,
+    NODE_TOKEN_FILENAME,
+    is_loopback,
+    write_secret,
+)
 from farlabs_node.peers import BootstrapPeersError, fetch_bootstrap_peers
 from farlabs_node.settings import NodeSettings
 from farlabs_protocol import READY_LINE
@@ -230,8 +237,6 @@ class NodeRuntime:
 
     def _gateway_url(self) -> str:
         """What the coordinator dials: the listen address on loopback, else the public address."""
-        from farlabs_node.swarm._dht_options import is_loopback
-
         host = self.settings.host
         advertised = host if is_loopback(host) else (self.settings.public_ip or host)
         return f"http://{advertised}:{self.settings.gateway_port}"

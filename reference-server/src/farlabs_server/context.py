@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from prometheus_client import CollectorRegistry
 
 from .auth.ratelimit import RateLimiter, rate_limiter
-from .coordinator.routing import NodeCache
+from .coordinator.gateway_choice import NodeCache
 from .db import Database
 from .db import keys as db_keys
 from .discovery.heartbeats import HeartbeatWriter

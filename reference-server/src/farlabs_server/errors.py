@@ -121,3 +121,8 @@ class StreamInterrupted(ApiError):
     type = "stream_interrupted"
     status = 502
     default_code = "stream_interrupted"
+
+
+def unknown_node_token() -> AuthenticationError:
+    # Also what a node sees after the server lost its registration: it re-registers.
+    return AuthenticationError("Unknown node token; register again.", code="unknown_node_token")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from farlabs_node.config import DEFAULT_HOST
+from farlabs_node.config import DEFAULT_HOST, is_loopback
 
 
 def closed_dht_kwargs(
@@ -26,10 +26,6 @@ def closed_dht_kwargs(
     if public_ip and port and not is_loopback(host) and public_ip != host:
         kwargs["announce_maddrs"] = [f"/ip{6 if ':' in public_ip else 4}/{public_ip}/tcp/{port}"]
     return kwargs
-
-
-def is_loopback(host: str) -> bool:
-    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
 
 
 def require_initial_peers(peers: list[str]) -> list[str]:

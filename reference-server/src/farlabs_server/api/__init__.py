@@ -1,7 +1,7 @@
 """HTTP wiring only: endpoint declarations, middleware, OpenAPI. Behaviour lives in the role packages."""
 
 from . import auth, discovery, inference, ops, payouts, provider
-from .routing import Endpoint
+from .endpoints import Endpoint
 
 
 def all_endpoints() -> list[Endpoint]:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..auth import keys
 from ..auth.jwt import issue_jwt
-from .routing import Call, Endpoint
+from .endpoints import Call, Endpoint
 
 
 class TokenRequest(BaseModel):

@@ -14,7 +14,7 @@ from ..discovery.models import (
     RegisterResponse,
     UnregisterResponse,
 )
-from .routing import Call, Endpoint
+from .endpoints import Call, Endpoint
 
 
 async def register(call: Call) -> RegisterResponse:

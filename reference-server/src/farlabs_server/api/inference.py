@@ -25,7 +25,7 @@ from ..coordinator.models import (
 )
 from ..db import nodes as db_nodes
 from ..errors import ApiError, InvalidRequestError
-from .routing import Call, Endpoint, SseEvent
+from .endpoints import Call, Endpoint, SseEvent
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
 from .._version import __version__
-from .routing import Endpoint
+from .endpoints import Endpoint
 
 _ERROR_SCHEMA = {
     "type": "object",
@@ -32,7 +32,7 @@ _PATH_PARAM = re.compile(r"{([a-zA-Z_]+)(?::[a-z]+)?}")
 
 
 def _body_required(model: type[BaseModel]) -> bool:
-    """The server reads an empty body as `{}` (routing.parse_body), so a body is optional when `{}` is valid."""
+    """The server reads an empty body as `{}` (endpoints.parse_body), so a body is optional when `{}` is valid."""
     try:
         model.model_validate({})
     except ValidationError:

@@ -15,7 +15,7 @@ from .._version import __version__
 from ..db import Database
 from ..db.database import ping
 from ..errors import Overloaded
-from .routing import Call, Endpoint
+from .endpoints import Call, Endpoint
 
 
 class Health(BaseModel):

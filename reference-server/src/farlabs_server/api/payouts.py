@@ -11,7 +11,7 @@ from ..payouts.runtime import PayoutConfigError
 from ..payouts.scheduler import Payouts
 from ..payouts.service import PayoutService
 from ..payouts.tracker import PayoutBusy
-from .routing import Call, Endpoint
+from .endpoints import Call, Endpoint
 
 
 def payouts_of(call: Call) -> Payouts:

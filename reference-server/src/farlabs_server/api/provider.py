@@ -13,7 +13,7 @@ from ..discovery.models import ADDRESS_PATTERN, SIGNATURE_PATTERN
 from ..errors import InvalidRequestError, NotFound, PermissionDenied
 from ..provider import service
 from ..provider.models import ProviderEarnings, ProviderNodes, ProviderPayments, ProviderStats
-from .routing import Call, Endpoint
+from .endpoints import Call, Endpoint
 
 _ADDRESS = re.compile(ADDRESS_PATTERN)
 

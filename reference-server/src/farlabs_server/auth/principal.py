@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from ..db import nodes as db_nodes
-from ..errors import AuthenticationError
+from ..errors import AuthenticationError, unknown_node_token
 from .jwt import verify_jwt
 from .keys import find_active_key_by_id, use_active_key
 from .tokens import API_KEY_PREFIX, NODE_TOKEN_PREFIX, hash_secret
@@ -79,11 +79,6 @@ def node_token_hash(authorization: str | None) -> str:
     if not token.startswith(NODE_TOKEN_PREFIX):
         raise AuthenticationError("This endpoint takes a node token (fn_…).", code="wrong_credential_kind")
     return hash_secret(token)
-
-
-def unknown_node_token() -> AuthenticationError:
-    # Also what a node sees after the server lost its registration: it re-registers.
-    return AuthenticationError("Unknown node token; register again.", code="unknown_node_token")
 
 
 async def authenticate_node(ctx: ServerContext, authorization: str | None) -> uuid.UUID:

@@ -40,11 +40,11 @@ from ..errors import (
     UpstreamTimeout,
     database_unavailable,
 )
+from .gateway_choice import Gateway, GatewayStats, RoutePlan, plan_route
 from .gateway_client import GatewayEvent, GatewayFailure, finish_cleanly, new_gateway_session, open_generation
 from .metering import Work, cost_of, display, fee_of, split
 from .metrics import CoordinatorMetrics
 from .models import GenerateRequest, GenerateResult, RouteHop, Usage
-from .routing import Gateway, GatewayStats, RoutePlan, plan_route
 from .sessions import Opened, Outcome, close_session, open_session, request_fingerprint
 
 log = logging.getLogger(__name__)

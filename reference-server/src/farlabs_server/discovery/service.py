@@ -13,11 +13,10 @@ import asyncpg
 
 from farlabs_protocol import authorization_message, registration_message, signed_by
 
-from ..auth.principal import unknown_node_token
 from ..auth.tokens import GATEWAY_TOKEN_PREFIX, NODE_TOKEN_PREFIX, derive_token, hash_secret, new_secret
 from ..db import nodes as db_nodes
 from ..db.nodes import BeatRow
-from ..errors import AuthenticationError, NotFound, ValidationFailed
+from ..errors import AuthenticationError, NotFound, ValidationFailed, unknown_node_token
 from .models import (
     HeartbeatRequest,
     HeartbeatResponse,
