@@ -70,7 +70,11 @@ def serve(port: int, dsn: str, data_dir: str) -> None:
 def server_process(dsn: str, data_dir: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """The server (this file's `--serve`) in its own process on a free loopback port; (url, process) once it answers."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--serve", str(port), dsn, str(data_dir)])
+    env = dict(os.environ)
+    if os.environ.get("BENCH_SERVER_SRC"):  # another checkout's server (e.g. a worktree of the previous commit)
+        env["PYTHONPATH"] = os.environ["BENCH_SERVER_SRC"]
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--serve", str(port), dsn, str(data_dir)],
+                            env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(600):
