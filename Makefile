@@ -44,6 +44,7 @@ demo: setup
 test: setup $(GGUF_VENV)/.stamp
 	@status=0; \
 	$(PYTEST) reference-server/tests || status=1; \
+	$(PYTEST) reference-server/protocol/tests || status=1; \
 	$(PYTEST) python-sdk/tests || status=1; \
 	$(PYTEST) python-sdk/tests_live || status=1; \
 	FARLABS_GGUF_PYTHON=$(CURDIR)/$(GGUF_VENV)/bin/python $(NODE_VENV)/bin/pytest node-kit/tests || status=1; \
