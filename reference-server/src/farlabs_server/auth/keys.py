@@ -67,6 +67,14 @@ async def use_active_key(conn: asyncpg.Connection, key: str) -> ApiKeyRecord | N
     return _record(row) if row else None
 
 
+async def use_active_key_within_limit(conn: asyncpg.Connection, key: str,
+                                      default_rpm: int) -> tuple[ApiKeyRecord | None, float | None]:
+    """`use_active_key`, spending one request of the key's shared rate limit in the same round trip: (key,
+    None), (key, seconds to wait) when over its limit, or (None, None)."""
+    row, wait_s = await db_keys.use_live_key_within_limit(conn, hash_secret(key), default_rpm)
+    return (_record(row) if row else None), wait_s
+
+
 async def find_active_key_by_id(conn: asyncpg.Connection, key_id: uuid.UUID) -> ApiKeyRecord | None:
     """The key with this id unless it is revoked (a JWT minted from a key lives only as long as the key)."""
     row = await db_keys.live_key_by_id(conn, key_id)

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Literal
 from ..db import nodes as db_nodes
 from ..errors import AuthenticationError, unknown_node_token
 from .jwt import verify_jwt
-from .keys import find_active_key_by_id, use_active_key
+from .keys import find_active_key_by_id, use_active_key, use_active_key_within_limit
+from .ratelimit import refusal
 from .tokens import API_KEY_PREFIX, NODE_TOKEN_PREFIX, hash_secret
 
 if TYPE_CHECKING:
@@ -47,11 +48,19 @@ def bearer_token(authorization: str | None) -> str:
 async def authenticate_app(ctx: ServerContext, authorization: str | None) -> Principal:
     """An API key (`fl_…`) or a JWT issued by this server; rate-limited per credential."""
     token = bearer_token(authorization)
+    default_rpm = ctx.settings.rate_limit_rpm
+    counted = False
     if token.startswith(API_KEY_PREFIX):
         async with ctx.db.pool.acquire() as conn:
-            key = await use_active_key(conn, token)
+            if ctx.rate_limiter.counts_with_key_lookup:
+                key, wait_s = await use_active_key_within_limit(conn, token, default_rpm)
+                counted = True
+            else:
+                key, wait_s = await use_active_key(conn, token), None
         if key is None:
             raise AuthenticationError("Invalid or revoked API key.", code="invalid_api_key")
+        if wait_s is not None:
+            raise refusal(key.rate_limit_rpm or default_rpm, wait_s)
         principal = Principal(subject=str(key.id), role=key.role, api_key_id=key.id, rate_limit_rpm=key.rate_limit_rpm)
     elif token.startswith(NODE_TOKEN_PREFIX):
         raise AuthenticationError("A node token cannot call this endpoint.", code="wrong_credential_kind")
@@ -69,7 +78,8 @@ async def authenticate_app(ctx: ServerContext, authorization: str | None) -> Pri
             subject=str(claims["sub"]), role=claims["scope"], wallet=claims.get("wallet"), api_key_id=api_key_id,
             rate_limit_rpm=rate_limit_rpm,
         )
-    await ctx.rate_limiter.check(principal.subject, principal.rate_limit_rpm or ctx.settings.rate_limit_rpm)
+    if not counted:
+        await ctx.rate_limiter.check(principal.subject, principal.rate_limit_rpm or default_rpm)
     return principal
 
 

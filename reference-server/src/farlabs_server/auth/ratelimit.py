@@ -17,25 +17,31 @@ from ..errors import Overloaded, RateLimited
 
 
 class RateLimiter(Protocol):
+    # True: the buckets are in PostgreSQL, and an API key's request is counted by the statement that looks the
+    # key up (db/keys.py), so `check` is only for the other callers.
+    counts_with_key_lookup: bool
+
     async def check(self, key: str, requests_per_minute: int) -> None:
         """Spend one request from `key`'s bucket, or raise RateLimited with the seconds until one is free."""
 
     async def aclose(self) -> None: ...
 
 
-def _refuse(requests_per_minute: int, wait_s: float) -> RateLimited:
+def refusal(requests_per_minute: int, wait_s: float) -> RateLimited:
     return RateLimited(f"Rate limit of {requests_per_minute} requests per minute exceeded.",
                        retry_after_s=max(1, math.ceil(wait_s)))
 
 
 class PostgresRateLimiter:
+    counts_with_key_lookup = True
+
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
     async def check(self, key: str, requests_per_minute: int) -> None:
         wait_s = await db_ratelimits.take_token(self._pool, key, requests_per_minute)
         if wait_s is not None:
-            raise _refuse(requests_per_minute, wait_s)
+            raise refusal(requests_per_minute, wait_s)
 
     async def aclose(self) -> None:
         pass
@@ -62,6 +68,7 @@ return ''
 
 
 class RedisRateLimiter:
+    counts_with_key_lookup = False
     KEY_PREFIX = "farlabs:ratelimit:"
 
     def __init__(self, url: str) -> None:
@@ -79,7 +86,7 @@ class RedisRateLimiter:
             raise Overloaded("The rate limiter (Redis) is not reachable; try again shortly.",
                              code="rate_limiter_unavailable", headers={"Retry-After": "2"}) from exc
         if wait:
-            raise _refuse(requests_per_minute, float(wait))
+            raise refusal(requests_per_minute, float(wait))
 
     async def aclose(self) -> None:
         await self._redis.aclose()

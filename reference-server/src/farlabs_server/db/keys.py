@@ -8,6 +8,8 @@ from datetime import datetime
 
 import asyncpg
 
+from . import ratelimits
+
 
 @dataclass(frozen=True)
 class ApiKeyRow:
@@ -78,6 +80,35 @@ SELECT * FROM live_key
 async def use_live_key(conn: asyncpg.Connection, key_hash: str) -> ApiKeyRow | None:
     """The unrevoked key with this hash, stamping `last_used_at` once a minute."""
     return _row(await conn.fetchrow(_USE, key_hash))
+
+
+# The same, spending one request of the key's rate-limit bucket (db/ratelimits.py) in the same round trip: the
+# first-token path of every request authenticates, so the shared limit costs it no extra trip.
+_USE_WITHIN_LIMIT = """
+WITH live_key AS (""" + _SELECT + """ WHERE k.key_hash = $1 AND k.revoked_at IS NULL),
+touched AS (
+    UPDATE far_api_keys SET last_used_at = now()
+    WHERE id = (SELECT id FROM live_key) AND (last_used_at IS NULL OR last_used_at < now() - interval '60 seconds')
+),
+spent AS (""" + ratelimits.spend("SELECT id::text AS bucket, coalesce(rate_limit_rpm, $2)::float8 AS cap FROM live_key") + """)
+SELECT live_key.*, EXISTS (SELECT 1 FROM spent) AS spent,
+       (SELECT """ + ratelimits.refilled("coalesce(live_key.rate_limit_rpm, $2)::float8") + """
+          FROM far_rate_buckets b WHERE b.bucket = live_key.id::text) AS tokens_before
+FROM live_key
+"""
+
+
+async def use_live_key_within_limit(conn: asyncpg.Connection, key_hash: str,
+                                    default_rpm: int) -> tuple[ApiKeyRow | None, float | None]:
+    """`use_live_key`, and one request spent from the key's bucket (its own limit, else `default_rpm`):
+    (key, None) when spent, (key, seconds to wait) when the limit is reached, (None, None) for no live key."""
+    record = await conn.fetchrow(_USE_WITHIN_LIMIT, key_hash, default_rpm)
+    if record is None:
+        return None, None
+    fields = dict(record)
+    spent, tokens_before = fields.pop("spent"), fields.pop("tokens_before")
+    key = ApiKeyRow(**fields)
+    return key, ratelimits.wait_s(spent, tokens_before, key.rate_limit_rpm or default_rpm)
 
 
 async def live_key_by_id(conn: asyncpg.Connection, key_id: uuid.UUID) -> ApiKeyRow | None:
